@@ -1,0 +1,101 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from sightline.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PhotoCaptured(_message.Message):
+    __slots__ = ("meta", "photo_id", "content_type", "size_bytes", "sha256", "captured_at", "data", "target_language")
+    META_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    meta: _common_pb2.EventMeta
+    photo_id: str
+    content_type: str
+    size_bytes: int
+    sha256: bytes
+    captured_at: _timestamp_pb2.Timestamp
+    data: bytes
+    target_language: str
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[bytes] = ..., target_language: _Optional[str] = ...) -> None: ...
+
+class PhotoStored(_message.Message):
+    __slots__ = ("meta", "photo_id", "bucket", "object_name", "content_type", "size_bytes", "sha256", "width", "height", "captured_at", "target_language")
+    META_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    meta: _common_pb2.EventMeta
+    photo_id: str
+    bucket: str
+    object_name: str
+    content_type: str
+    size_bytes: int
+    sha256: bytes
+    width: int
+    height: int
+    captured_at: _timestamp_pb2.Timestamp
+    target_language: str
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., bucket: _Optional[str] = ..., object_name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target_language: _Optional[str] = ...) -> None: ...
+
+class TextRegion(_message.Message):
+    __slots__ = ("text", "box", "confidence", "language")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    box: _common_pb2.Box
+    confidence: float
+    language: str
+    def __init__(self, text: _Optional[str] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., confidence: _Optional[float] = ..., language: _Optional[str] = ...) -> None: ...
+
+class ImageTag(_message.Message):
+    __slots__ = ("label", "score", "vocabulary")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    VOCABULARY_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    score: float
+    vocabulary: str
+    def __init__(self, label: _Optional[str] = ..., score: _Optional[float] = ..., vocabulary: _Optional[str] = ...) -> None: ...
+
+class VisionResult(_message.Message):
+    __slots__ = ("meta", "photo_id", "image_width", "image_height", "text_regions", "tags", "ocr_engine", "tagger_engine", "target_language")
+    META_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    OCR_ENGINE_FIELD_NUMBER: _ClassVar[int]
+    TAGGER_ENGINE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    meta: _common_pb2.EventMeta
+    photo_id: str
+    image_width: int
+    image_height: int
+    text_regions: _containers.RepeatedCompositeFieldContainer[TextRegion]
+    tags: _containers.RepeatedCompositeFieldContainer[ImageTag]
+    ocr_engine: str
+    tagger_engine: str
+    target_language: str
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., image_width: _Optional[int] = ..., image_height: _Optional[int] = ..., text_regions: _Optional[_Iterable[_Union[TextRegion, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[ImageTag, _Mapping]]] = ..., ocr_engine: _Optional[str] = ..., tagger_engine: _Optional[str] = ..., target_language: _Optional[str] = ...) -> None: ...
