@@ -1,0 +1,1 @@
+"""The `sightline` command: run the local stack, simulate glasses, manage devices."""

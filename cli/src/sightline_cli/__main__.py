@@ -1,0 +1,3 @@
+from sightline_cli.main import app
+
+app()

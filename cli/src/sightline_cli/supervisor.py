@@ -1,0 +1,213 @@
+"""Supervises the local stack: nats-server first, then every service as a
+child process; restarts a crashed service with exponential backoff; on
+Ctrl-C or SIGTERM stops the services (they drain), then nats-server.
+
+Children run in their own session so a terminal's Ctrl-C reaches only the
+supervisor, which then stops them in order; PR_SET_PDEATHSIG makes sure
+none outlives a supervisor that was killed outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sightline_runtime.natsserver import NatsServer, NatsServerConfig
+from sightline_runtime.processes import die_with_parent, free_port, port_is_free
+
+from sightline_cli.stack import ServiceEntry, StackInfo
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+# A child that ran this long before crashing starts its backoff afresh.
+HEALTHY_RUN_S = 30.0
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass
+class Child:
+    name: str
+    http_port: int
+    log_file: Path
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    state: str = "starting"
+    restarts: int = 0
+    started_at: float = 0.0
+    backoff_s: float = 1.0
+    watcher: asyncio.Task[None] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def entry(self) -> ServiceEntry:
+        return ServiceEntry(
+            pid=self.process.pid if self.process else 0,
+            http_url=self.http_url,
+            metrics_url=f"{self.http_url}/metrics",
+            health_url=f"{self.http_url}/readyz",
+            log_file=str(self.log_file),
+            state=self.state,
+            restarts=self.restarts,
+        )
+
+
+def pick_port(preferred: int) -> int:
+    return preferred if port_is_free(preferred) else free_port()
+
+
+@dataclass
+class Supervisor:
+    state_dir: Path
+    services: tuple[str, ...]
+    nats_port: int = 4222
+    on_change: Callable[[Supervisor], None] | None = None
+    nats: NatsServer | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+    stopping: bool = False
+    info: StackInfo | None = None
+
+    # --- start ---
+    def start_nats(self) -> NatsServer:
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        config = NatsServerConfig(
+            store_dir=self.state_dir / "nats",
+            name="sightline-hub",
+            port=pick_port(self.nats_port),
+            monitor_port=pick_port(8222),
+            domain="hub",
+        )
+        self.nats = NatsServer(config).start()
+        return self.nats
+
+    async def start_services(self) -> None:
+        assert self.nats is not None
+        for name in self.services:
+            child = Child(
+                name=name,
+                http_port=free_port(),
+                log_file=self.state_dir / "logs" / f"{name}.log",
+                env=os.environ.copy()
+                | {
+                    "SIGHTLINE_NATS_URL": self.nats.url,
+                    "SIGHTLINE_HTTP_HOST": "127.0.0.1",
+                    "SIGHTLINE_INSTANCE": f"{name}-local",
+                    "PYTHONUNBUFFERED": "1",
+                },
+            )
+            child.env["SIGHTLINE_HTTP_PORT"] = str(child.http_port)
+            self.children[name] = child
+            await self._spawn(child)
+            child.watcher = asyncio.create_task(self._watch(child), name=f"watch-{name}")
+        self.info = StackInfo(
+            nats_url=self.nats.url,
+            nats_monitor_url=self.nats.monitor_url,
+            state_dir=str(self.state_dir.resolve()),
+            supervisor_pid=os.getpid(),
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        self._changed()
+
+    async def _spawn(self, child: Child) -> None:
+        log_handle = child.log_file.open("ab")
+        try:
+            child.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                f"sightline_{child.name}",
+                env=child.env,
+                stdout=log_handle,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
+            )
+        finally:
+            log_handle.close()
+        child.started_at = time.monotonic()
+        child.state = "starting"
+
+    async def _watch(self, child: Child) -> None:
+        while True:
+            assert child.process is not None
+            code = await child.process.wait()
+            if self.stopping:
+                child.state = "stopped"
+                return
+            ran_s = time.monotonic() - child.started_at
+            if ran_s >= HEALTHY_RUN_S:
+                child.backoff_s = 1.0
+            child.state = "backoff"
+            self._changed()
+            log.warning("%s exited with %s after %.1fs; restarting in %.0fs (see %s)", child.name, code, ran_s, child.backoff_s, child.log_file)
+            await asyncio.sleep(child.backoff_s)
+            child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)
+            if self.stopping:
+                return
+            child.restarts += 1
+            await self._spawn(child)
+            self._changed()
+
+    async def wait_ready(self, timeout_s: float = 90.0) -> bool:
+        """Poll every /readyz until all answer 200 or the time is up."""
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                all_ready = True
+                for child in self.children.values():
+                    try:
+                        ready = (await client.get(f"{child.http_url}/readyz")).status_code == 200
+                    except httpx.HTTPError:
+                        ready = False
+                    new_state = "ready" if ready else ("backoff" if child.state == "backoff" else "starting")
+                    if new_state != child.state:
+                        child.state = new_state
+                        self._changed()
+                    all_ready &= ready
+                if all_ready:
+                    return True
+                await asyncio.sleep(0.25)
+        return False
+
+    def _changed(self) -> None:
+        if self.info is not None:
+            self.info.services = {name: child.entry() for name, child in self.children.items()}
+            self.info.write(self.state_dir)
+        if self.on_change is not None:
+            self.on_change(self)
+
+    # --- stop ---
+    async def stop(self) -> None:
+        """Services first (SIGTERM: they drain), then nats-server; SIGKILL stragglers."""
+        self.stopping = True
+        running = [c for c in self.children.values() if c.process is not None and c.process.returncode is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+        for child in running:
+            try:
+                await asyncio.wait_for(child.process.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("%s did not stop in %.0fs; killing it", child.name, STOP_TIMEOUT_S)
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+                await child.process.wait()
+            child.state = "stopped"
+        for child in self.children.values():
+            if child.watcher is not None:
+                child.watcher.cancel()
+        if self.nats is not None:
+            self.nats.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (self.state_dir / "stack.json").unlink()

@@ -1,0 +1,270 @@
+"""Guarded event handlers: every message a service consumes goes through
+here before its handler sees it.
+
+The guard checks size, parses the protobuf, checks the event's device
+against its subject and the registry, then calls the handler with a typed
+event. Whatever cannot ever be processed is *rejected*: logged (rate
+limited), counted, copied to the dead-letter stream with its headers,
+reported as an ErrorEvent, and terminated in JetStream so it is never
+redelivered. A handler that raises is retried with backoff and
+dead-lettered on its last attempt, so nothing is dropped silently and no
+message loops forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from faststream.exceptions import AckMessage, HandlerException, NackMessage, RejectMessage
+from faststream.nats.annotations import NatsMessage
+from google.protobuf.message import Message
+from sightline.v1.common_pb2 import EventMeta
+from sightline.v1.device_pb2 import DeviceRecord
+from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
+
+from sightline_runtime import subjects
+from sightline_runtime.codec import EventRejected, decode_event
+from sightline_runtime.devices import DeviceDirectory, is_active
+from sightline_runtime.events import HEADER_MSG_ID, new_event_id, now_timestamp
+from sightline_runtime.logs import RateLimitedLog
+from sightline_runtime.metrics import ServiceMetrics
+from sightline_runtime.publisher import EventPublisher
+from sightline_runtime.settings import LimitsSettings
+from sightline_runtime.streams import DEAD_LETTERS, ERRORS, ConsumerSpec
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+
+DLQ_REASON = "Sightline-Dlq-Reason"
+DLQ_SUBJECT = "Sightline-Dlq-Subject"
+DLQ_ERROR = "Sightline-Dlq-Error"
+DLQ_SERVICE = "Sightline-Dlq-Service"
+DLQ_ATTEMPT = "Sightline-Dlq-Attempt"
+DLQ_PAYLOAD_DROPPED = "Sightline-Dlq-Payload-Dropped"
+
+
+@dataclass(frozen=True)
+class HandlerSpec(Generic[M]):
+    """How one handler is subscribed.
+
+    consumer: a durable JetStream consumer, or None for core NATS (then
+    `subject` is subscribed in the queue group `queue`, default the service
+    name, so replicas share the load).
+    """
+
+    name: str
+    message_type: type[M]
+    subject: str = ""
+    consumer: ConsumerSpec | None = None
+    queue: str | None = None
+    require_device: bool = True
+    # False for raw audio: privacy forbids persisting it, even in a dead letter.
+    keep_payload_in_dead_letter: bool = True
+    max_workers: int = 1
+
+    @property
+    def subscription_subject(self) -> str:
+        return self.consumer.filter_subject if self.consumer else self.subject
+
+
+@dataclass
+class EventContext:
+    """What a handler knows about the event besides its content."""
+
+    subject: str
+    device_id: str
+    event_id: str
+    headers: Mapping[str, str]
+    delivery_attempt: int = 1
+    device: DeviceRecord | None = None
+    received_at: float = field(default_factory=time.time)
+
+
+Handler = Callable[[M, EventContext], Awaitable[None]]
+
+
+def _delivery_attempt(raw: Any) -> int:
+    reply = getattr(raw, "reply", "") or ""
+    if reply.startswith("$JS.ACK."):
+        return int(raw.metadata.num_delivered)
+    return 1
+
+
+def _is_jetstream(raw: Any) -> bool:
+    return (getattr(raw, "reply", "") or "").startswith("$JS.ACK.")
+
+
+def retry_delay_s(attempt: int) -> float:
+    """0.5 s, 1 s, 2 s, ... capped at 30 s."""
+    return min(30.0, 0.5 * 2 ** max(0, attempt - 1))
+
+
+class EventGuard:
+    def __init__(
+        self,
+        service: str,
+        *,
+        publisher: EventPublisher,
+        metrics: ServiceMetrics,
+        directory: DeviceDirectory,
+        limits: LimitsSettings,
+    ) -> None:
+        self.service = service
+        self.publisher = publisher
+        self.metrics = metrics
+        self.directory = directory
+        self.limits = limits
+        self.limited_log = RateLimitedLog(log)
+
+    def wrap(self, spec: HandlerSpec[M], handler: Handler[M]) -> Callable[[NatsMessage], Awaitable[None]]:
+        async def guarded(msg: NatsMessage) -> None:
+            await self.handle(spec, handler, msg)
+
+        guarded.__name__ = spec.name
+        guarded.__qualname__ = spec.name
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    async def handle(self, spec: HandlerSpec[M], handler: Handler[M], msg: NatsMessage) -> None:
+        raw = msg.raw_message
+        subject: str = raw.subject
+        body: bytes = msg.body if isinstance(msg.body, bytes) else bytes(msg.body)
+        headers = dict(msg.headers or {})
+        attempt = _delivery_attempt(raw)
+        jetstream = _is_jetstream(raw)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            subject_device = subjects.device_token(subject)
+            event = decode_event(spec.message_type, body, max_bytes=self.limits.max_event_bytes, subject_device=subject_device)
+            meta = getattr(event, "meta", None)
+            device_id = meta.device_id if meta is not None else (subject_device or "")
+            record = None
+            if spec.require_device:
+                record = await self.directory.lookup(device_id)
+                if not is_active(record):
+                    state = "revoked" if record is not None else "not provisioned"
+                    raise EventRejected(
+                        ErrorCode.ERROR_CODE_UNKNOWN_DEVICE,
+                        f"device {device_id!r} is {state}",
+                        event_id=meta.event_id if meta is not None else "",
+                        device_id=device_id,
+                    )
+            ctx = EventContext(
+                subject=subject,
+                device_id=device_id,
+                event_id=meta.event_id if meta is not None else headers.get(HEADER_MSG_ID, ""),
+                headers=headers,
+                delivery_attempt=attempt,
+                device=record,
+            )
+            await handler(event, ctx)
+        except EventRejected as rejected:
+            outcome = "rejected"
+            self.metrics.rejected.labels(self.service, spec.name, rejected.reason).inc()
+            self.limited_log.log(
+                logging.WARNING,
+                (spec.name, rejected.reason, rejected.device_id or subject),
+                f"rejected event: {rejected}",
+                handler=spec.name,
+                subject=subject,
+                reason=rejected.reason,
+                device_id=rejected.device_id,
+                event_id=rejected.event_id,
+                payload_size=len(body),
+            )
+            await self._dead_letter(spec, subject, body, headers, rejected.code, str(rejected), attempt, rejected.event_id, rejected.device_id)
+            if jetstream:
+                raise RejectMessage() from None
+        except HandlerException:
+            # The handler chose ack / nack / reject itself.
+            raise
+        except Exception as err:  # noqa: BLE001 - a handler bug must not kill the consumer
+            self.metrics.handler_errors.labels(self.service, spec.name, type(err).__name__).inc()
+            if jetstream and attempt < self.limits.max_deliver:
+                outcome = "retried"
+                log.warning(
+                    "handler failed; will retry",
+                    exc_info=True,
+                    extra={"handler": spec.name, "subject": subject, "attempt": attempt, "max_deliver": self.limits.max_deliver},
+                )
+                raise NackMessage(delay=retry_delay_s(attempt)) from None
+            outcome = "dead_lettered"
+            log.error(
+                "handler failed on its last attempt; dead-lettering the event",
+                exc_info=True,
+                extra={"handler": spec.name, "subject": subject, "attempt": attempt},
+            )
+            device = subjects.device_token(subject) or ""
+            await self._dead_letter(
+                spec, subject, body, headers, ErrorCode.ERROR_CODE_INTERNAL, f"{type(err).__name__}: {err}", attempt, headers.get(HEADER_MSG_ID, ""), device
+            )
+            if jetstream:
+                raise RejectMessage() from None
+        finally:
+            self.metrics.handled.labels(self.service, spec.name, outcome).inc()
+            self.metrics.latency.labels(self.service, spec.name).observe(time.perf_counter() - started)
+
+    async def _dead_letter(
+        self,
+        spec: HandlerSpec[Any],
+        subject: str,
+        body: bytes,
+        headers: dict[str, str],
+        code: int,
+        message: str,
+        attempt: int,
+        event_id: str,
+        device_id: str,
+    ) -> None:
+        """Keep the payload and say why. If this fails the message is not
+        terminated: it stays in JetStream and is delivered again later."""
+        digest = hashlib.sha256(body).digest()
+        reason = ErrorCode.Name(code).removeprefix("ERROR_CODE_").lower()
+        keep = spec.keep_payload_in_dead_letter and len(body) <= DEAD_LETTERS.max_msg_size - 4096
+        dl_headers = {k: v for k, v in headers.items() if not k.startswith("Nats-")} | {
+            HEADER_MSG_ID: f"dlq-{self.service}-{spec.name}-{event_id or digest.hex()}"[:200],
+            DLQ_REASON: reason,
+            DLQ_SUBJECT: subject,
+            DLQ_ERROR: message[:1000],
+            DLQ_SERVICE: self.service,
+            DLQ_ATTEMPT: str(attempt),
+        }
+        if not keep:
+            dl_headers[DLQ_PAYLOAD_DROPPED] = f"{len(body)} bytes, sha256 {digest.hex()}"
+        error = ErrorEvent(
+            meta=EventMeta(
+                event_id=new_event_id(),
+                device_id=device_id if subjects.DEVICE_ID_PATTERN.fullmatch(device_id or "") else "",
+                created_at=now_timestamp(),
+                producer=self.service,
+                causation_id=event_id,
+            ),
+            service=self.service,
+            handler=spec.name,
+            subject=subject,
+            code=code,
+            message=message[:1000],
+            failed_event_id=event_id,
+            payload_size=len(body),
+            payload_sha256=digest,
+            delivery_attempt=attempt,
+        )
+        try:
+            await self.publisher.publish_bytes(
+                subjects.dead_letter(self.service, spec.name), body if keep else b"", headers=dl_headers, stream=DEAD_LETTERS
+            )
+            await self.publisher.publish(subjects.errors(self.service, device_id), error, stream=ERRORS)
+        except Exception:
+            log.exception("could not dead-letter an event; leaving it for redelivery", extra={"handler": spec.name, "subject": subject})
+            raise NackMessage(delay=retry_delay_s(attempt)) from None
+        self.metrics.dead_letters.labels(self.service, spec.name).inc()
+
+
+__all__ = ["AckMessage", "EventContext", "EventGuard", "Handler", "HandlerSpec", "NackMessage", "RejectMessage", "retry_delay_s"]

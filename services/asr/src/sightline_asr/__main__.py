@@ -1,0 +1,3 @@
+from sightline_asr.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""commerce: recognises products, shows offers and keeps orders."""

@@ -1,0 +1,3 @@
+from sightline_commerce.app import main
+
+main()

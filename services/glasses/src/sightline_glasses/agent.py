@@ -1,0 +1,118 @@
+"""The glasses agent: a plain nats-py client (the glasses are not a service)
+that publishes the wearer's inputs and receives display updates for its
+own device only. Each input starts a trace; its context rides in the
+message headers, so the whole round trip is one trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+from google.protobuf.message import DecodeError
+from nats.aio.client import Client
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind
+from sightline.v1.display_pb2 import DisplayUpdate
+from sightline.v1.input_pb2 import DeviceInput, TextInput
+from sightline_runtime import subjects
+from sightline_runtime.events import HybridClock, event_headers, new_meta
+from sightline_runtime.streams import GLASSES_UP
+from sightline_runtime.telemetry import extract_context, inject_headers
+
+from sightline_glasses.hud_state import HudState
+
+PRODUCER = "glasses"
+log = logging.getLogger(__name__)
+
+
+class GlassesAgent:
+    def __init__(
+        self,
+        device_id: str,
+        nats_url: str,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        connect_options: dict[str, Any] | None = None,
+        max_update_bytes: int = 1 << 20,
+    ) -> None:
+        self.device_id = subjects.check_device_id(device_id)
+        self.nats_url = nats_url
+        self.connect_options = connect_options or {}
+        self.max_update_bytes = max_update_bytes
+        self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sightline.glasses")
+        self.hud = HudState()
+        self.nc: Client | None = None
+        self._updates: asyncio.Queue[DisplayUpdate] = asyncio.Queue()
+        self._seq = HybridClock()
+        self._sub = None
+
+    async def connect(self) -> GlassesAgent:
+        self.nc = await nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **self.connect_options)
+        self._sub = await self.nc.subscribe(subjects.down_display(self.device_id), cb=self._on_display)
+        return self
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.drain()
+
+    async def __aenter__(self) -> GlassesAgent:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- up-link ---
+    async def send_text(self, text: str, *, language: str = "") -> str:
+        event = DeviceInput(meta=self._meta(), text=TextInput(text=text, language=language))
+        return await self.send_input(event)
+
+    async def send_input(self, event: DeviceInput) -> str:
+        """Store the input in JetStream (deduplicated by its event id)."""
+        assert self.nc is not None, "connect() first"
+        with self.tracer.start_as_current_span(
+            f"glasses.input.{event.WhichOneof('input')}",
+            kind=SpanKind.PRODUCER,
+            attributes={"sightline.device_id": self.device_id, "sightline.event_id": event.meta.event_id},
+        ):
+            headers = inject_headers(event_headers(event))
+            await self.nc.jetstream().publish(subjects.up_input(self.device_id), event.SerializeToString(), headers=headers, stream=GLASSES_UP.name)
+        return event.meta.event_id
+
+    def _meta(self):  # noqa: ANN202
+        return new_meta(self.device_id, PRODUCER, seq=self._seq.next("input"))
+
+    # --- down-link ---
+    async def _on_display(self, msg: Any) -> None:
+        if len(msg.data) > self.max_update_bytes:
+            log.warning("display update over the size limit dropped", extra={"size": len(msg.data)})
+            return
+        update = DisplayUpdate()
+        try:
+            update.ParseFromString(msg.data)
+        except DecodeError:
+            log.warning("undecodable display update dropped", extra={"size": len(msg.data)})
+            return
+        if update.meta.device_id != self.device_id:
+            log.warning("display update for another device dropped", extra={"other_device": update.meta.device_id})
+            return
+        with self.tracer.start_as_current_span(
+            "glasses.display.receive",
+            context=extract_context(msg.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={"sightline.device_id": self.device_id, "sightline.region": update.region},
+        ):
+            if self.hud.accept(update):
+                await self._updates.put(update)
+
+    async def updates(self, idle_timeout_s: float) -> AsyncIterator[DisplayUpdate]:
+        """Display updates as they arrive, until none came for idle_timeout_s."""
+        while True:
+            try:
+                yield await asyncio.wait_for(self._updates.get(), idle_timeout_s)
+            except TimeoutError:
+                return

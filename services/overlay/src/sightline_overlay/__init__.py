@@ -1,0 +1,1 @@
+"""overlay: lays events out for the monocular HUD and sends display updates to one device."""

@@ -1,0 +1,3 @@
+from sightline_overlay.app import main
+
+main()

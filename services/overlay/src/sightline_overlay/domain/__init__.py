@@ -1,0 +1,1 @@
+"""Pure layout logic of the overlay service: no bus, no I/O."""

@@ -1,0 +1,1 @@
+"""payments: payment intents, wearer confirmation, capture and the ledger."""

@@ -1,0 +1,3 @@
+from sightline_payments.app import main
+
+main()

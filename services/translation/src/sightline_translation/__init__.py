@@ -1,0 +1,1 @@
+"""translation: translates transcripts and photo text with engines chosen per language pair."""

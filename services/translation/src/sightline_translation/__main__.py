@@ -1,0 +1,3 @@
+from sightline_translation.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""vision: reads text (OCR) and tags in photos from the glasses."""

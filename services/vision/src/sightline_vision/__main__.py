@@ -1,0 +1,3 @@
+from sightline_vision.app import main
+
+main()
