@@ -55,9 +55,7 @@ def main() -> int:
         want, have = _generated(fresh), _generated(OUT_DIR)
         drift = sorted(want ^ have)
         drift += sorted(
-            name
-            for name in want & have
-            if not filecmp.cmp(fresh / PACKAGE_DIR / name, OUT_DIR / PACKAGE_DIR / name, shallow=False)
+            name for name in want & have if not filecmp.cmp(fresh / PACKAGE_DIR / name, OUT_DIR / PACKAGE_DIR / name, shallow=False)
         )
     if drift:
         print("generated contracts drifted from proto/ — run `make contracts`:", *drift, sep="\n  ")

@@ -13,6 +13,8 @@ from typing import Annotated
 import nats
 import typer
 from rich.console import Console
+from rich.table import Table
+from sightline.v1.device_pb2 import DeviceStatus
 from sightline_glasses.agent import GlassesAgent
 from sightline_runtime.devices import DeviceRegistry, is_active
 from sightline_runtime.subjects import InvalidDeviceId, check_device_id
@@ -56,11 +58,11 @@ def up(
         running = StackInfo.read(state_dir)
         raise _fail(f"a stack is already running from {state_dir} (pid {running.supervisor_pid}, NATS {running.nats_url})")
     state_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_up(state_dir, chosen, nats_port, ready_timeout))
+    asyncio.run(_up(state_dir.resolve(), chosen, nats_port, ready_timeout))
 
 
 async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_timeout: float) -> None:
-    supervisor = Supervisor(state_dir=state_dir.resolve(), services=services, nats_port=nats_port)
+    supervisor = Supervisor(state_dir=state_dir, services=services, nats_port=nats_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,10 +80,13 @@ async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_
         if waiter.done() and waiter.result():
             assert supervisor.info is not None
             out.print(stack_table(supervisor.info))
-            out.print(f"stack file: {state_dir / 'stack.json'}  ·  try: [bold]sightline glasses --device a --text hello[/bold]  ·  Ctrl-C stops")
+            out.print(f"stack file: {state_dir / 'stack.json'}")
+            out.print("try: [bold]sightline glasses --device a --text hello[/bold]  ·  Ctrl-C stops")
         elif not stop.is_set():
             waiter.cancel()
-            err.print(f"[yellow]not every service became ready in {ready_timeout:.0f}s; still supervising — see {state_dir / 'logs'}[/yellow]")
+            err.print(
+                f"[yellow]not every service became ready in {ready_timeout:.0f}s; still supervising (logs: {state_dir / 'logs'})[/yellow]"
+            )
             if supervisor.info is not None:
                 err.print(stack_table(supervisor.info))
         await stop.wait()
@@ -128,12 +133,12 @@ def glasses(
     except InvalidDeviceId as exc:
         raise _fail(str(exc), 2) from None
     url, local = _server_url(server, state_dir)
-    received = asyncio.run(_glasses(device, url, local, text or [], language, jsonl, idle_timeout))
+    received = asyncio.run(_glasses(device, url, local=local, texts=text or [], language=language, jsonl=jsonl, idle_timeout=idle_timeout))
     if received == 0:
         raise _fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
 
 
-async def _glasses(device: str, url: str, local: bool, texts: list[str], language: str, jsonl: bool, idle_timeout: float) -> int:
+async def _glasses(device: str, url: str, *, local: bool, texts: list[str], language: str, jsonl: bool, idle_timeout: float) -> int:
     provider = make_tracer_provider("glasses", instance=device)
     try:
         async with GlassesAgent(device, url, tracer_provider=provider) as agent:
@@ -166,7 +171,7 @@ async def _provision_locally(agent: GlassesAgent, device: str) -> None:
 
 
 # ---------------------------------------------------------------- devices
-async def _with_registry(server: str | None, state_dir: Path, action):  # noqa: ANN001, ANN202
+async def _with_registry(server: str | None, state_dir: Path, action):
     url, _ = _server_url(server, state_dir)
     nc = await nats.connect(url, name="sightline-cli")
     try:
@@ -207,9 +212,6 @@ def devices_revoke(device: str, server: Server = None, state_dir: StateDir = DEF
 @devices_app.command("list")
 def devices_list(server: Server = None, state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
     """List provisioned devices."""
-    from rich.table import Table
-    from sightline.v1.device_pb2 import DeviceStatus
-
     records = asyncio.run(_with_registry(server, state_dir, lambda r: r.list()))
     table = Table("device", "name", "status", "created")
     for record in records:

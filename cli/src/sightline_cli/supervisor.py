@@ -131,7 +131,7 @@ class Supervisor:
                 stdout=log_handle,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl
+                preexec_fn=die_with_parent,
             )
         finally:
             log_handle.close()
@@ -150,7 +150,9 @@ class Supervisor:
                 child.backoff_s = 1.0
             child.state = "backoff"
             self._changed()
-            log.warning("%s exited with %s after %.1fs; restarting in %.0fs (see %s)", child.name, code, ran_s, child.backoff_s, child.log_file)
+            log.warning(
+                "%s exited with %s after %.1fs; restarting in %.0fs (see %s)", child.name, code, ran_s, child.backoff_s, child.log_file
+            )
             await asyncio.sleep(child.backoff_s)
             child.backoff_s = min(MAX_BACKOFF_S, child.backoff_s * 2)
             if self.stopping:

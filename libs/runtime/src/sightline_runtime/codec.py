@@ -49,7 +49,9 @@ def decode_event(message_type: type[M], payload: bytes, *, max_bytes: int, subje
     if len(meta.event_id) > 128 or not meta.event_id.isprintable():
         raise EventRejected(ErrorCode.ERROR_CODE_INVALID, "meta.event_id is not a printable id of at most 128 characters")
     if not DEVICE_ID_PATTERN.fullmatch(meta.device_id):
-        raise EventRejected(ErrorCode.ERROR_CODE_INVALID, f"meta.device_id {meta.device_id[:80]!r} is not a valid device id", event_id=meta.event_id)
+        raise EventRejected(
+            ErrorCode.ERROR_CODE_INVALID, f"meta.device_id {meta.device_id[:80]!r} is not a valid device id", event_id=meta.event_id
+        )
     if subject_device is not None and meta.device_id != subject_device:
         raise EventRejected(
             ErrorCode.ERROR_CODE_DEVICE_MISMATCH,

@@ -89,6 +89,16 @@ class EventContext:
 Handler = Callable[[M, EventContext], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """One message as it arrived, before anything was trusted."""
+
+    subject: str
+    body: bytes
+    headers: dict[str, str]
+    attempt: int
+
+
 def _delivery_attempt(raw: Any) -> int:
     reply = getattr(raw, "reply", "") or ""
     if reply.startswith("$JS.ACK."):
@@ -138,6 +148,7 @@ class EventGuard:
         headers = dict(msg.headers or {})
         attempt = _delivery_attempt(raw)
         jetstream = _is_jetstream(raw)
+        delivery = _Delivery(subject=subject, body=body, headers=headers, attempt=attempt)
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -179,20 +190,25 @@ class EventGuard:
                 event_id=rejected.event_id,
                 payload_size=len(body),
             )
-            await self._dead_letter(spec, subject, body, headers, rejected.code, str(rejected), attempt, rejected.event_id, rejected.device_id)
+            await self._dead_letter(spec, delivery, rejected.code, str(rejected), event_id=rejected.event_id, device_id=rejected.device_id)
             if jetstream:
                 raise RejectMessage() from None
         except HandlerException:
             # The handler chose ack / nack / reject itself.
             raise
-        except Exception as err:  # noqa: BLE001 - a handler bug must not kill the consumer
+        except Exception as err:
             self.metrics.handler_errors.labels(self.service, spec.name, type(err).__name__).inc()
             if jetstream and attempt < self.limits.max_deliver:
                 outcome = "retried"
                 log.warning(
                     "handler failed; will retry",
                     exc_info=True,
-                    extra={"handler": spec.name, "subject": subject, "attempt": attempt, "max_deliver": self.limits.max_deliver},
+                    extra={
+                        "handler": spec.name,
+                        "subject": subject,
+                        "attempt": attempt,
+                        "max_deliver": self.limits.max_deliver,
+                    },
                 )
                 raise NackMessage(delay=retry_delay_s(attempt)) from None
             outcome = "dead_lettered"
@@ -201,9 +217,13 @@ class EventGuard:
                 exc_info=True,
                 extra={"handler": spec.name, "subject": subject, "attempt": attempt},
             )
-            device = subjects.device_token(subject) or ""
             await self._dead_letter(
-                spec, subject, body, headers, ErrorCode.ERROR_CODE_INTERNAL, f"{type(err).__name__}: {err}", attempt, headers.get(HEADER_MSG_ID, ""), device
+                spec,
+                delivery,
+                ErrorCode.ERROR_CODE_INTERNAL,
+                f"{type(err).__name__}: {err}",
+                event_id=headers.get(HEADER_MSG_ID, ""),
+                device_id=subjects.device_token(subject) or "",
             )
             if jetstream:
                 raise RejectMessage() from None
@@ -212,19 +232,11 @@ class EventGuard:
             self.metrics.latency.labels(self.service, spec.name).observe(time.perf_counter() - started)
 
     async def _dead_letter(
-        self,
-        spec: HandlerSpec[Any],
-        subject: str,
-        body: bytes,
-        headers: dict[str, str],
-        code: int,
-        message: str,
-        attempt: int,
-        event_id: str,
-        device_id: str,
+        self, spec: HandlerSpec[Any], delivery: _Delivery, code: int, message: str, *, event_id: str, device_id: str
     ) -> None:
         """Keep the payload and say why. If this fails the message is not
         terminated: it stays in JetStream and is delivered again later."""
+        subject, body, headers, attempt = delivery.subject, delivery.body, delivery.headers, delivery.attempt
         digest = hashlib.sha256(body).digest()
         reason = ErrorCode.Name(code).removeprefix("ERROR_CODE_").lower()
         keep = spec.keep_payload_in_dead_letter and len(body) <= DEAD_LETTERS.max_msg_size - 4096

@@ -96,7 +96,7 @@ class DeviceRegistry:
     def synced(self) -> bool:
         return self._synced.is_set()
 
-    async def _follow(self, watcher) -> None:  # noqa: ANN001 - nats KeyWatcher
+    async def _follow(self, watcher) -> None:
         try:
             async for entry in watcher:
                 if entry is None:  # initial values delivered

@@ -37,7 +37,7 @@ class Readiness:
                 if inspect.isawaitable(value):
                     value = await asyncio.wait_for(value, timeout_s)
                 results[name] = bool(value)
-            except Exception:  # noqa: BLE001 - a failing check means "not ready", not a 500
+            except Exception:
                 log.warning("readiness check failed", exc_info=True, extra={"check": name})
                 results[name] = False
         return results
@@ -49,11 +49,11 @@ def _json(status: int, payload: dict[str, object]) -> AsgiResponse:
 
 def health_routes(service: str, readiness: Readiness, registry: CollectorRegistry) -> list[tuple[str, ASGIApp]]:
     @get(include_in_schema=False)
-    async def healthz(scope: object) -> AsgiResponse:  # noqa: ARG001
+    async def healthz(scope: object) -> AsgiResponse:
         return _json(200, {"status": "alive", "service": service})
 
     @get(include_in_schema=False)
-    async def readyz(scope: object) -> AsgiResponse:  # noqa: ARG001
+    async def readyz(scope: object) -> AsgiResponse:
         checks = await readiness.evaluate()
         ready = all(checks.values())
         return _json(200 if ready else 503, {"status": "ready" if ready else "not ready", "service": service, "checks": checks})

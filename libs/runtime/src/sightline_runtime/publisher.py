@@ -11,7 +11,7 @@ from sightline_runtime.streams import StreamSpec
 
 
 class EventPublisher:
-    def __init__(self, broker, service: str, metrics: ServiceMetrics) -> None:  # noqa: ANN001 - NatsBroker
+    def __init__(self, broker, service: str, metrics: ServiceMetrics) -> None:
         self._broker = broker
         self._service = service
         self._metrics = metrics
@@ -41,4 +41,6 @@ class EventPublisher:
         self, subject: str, body: bytes, *, headers: dict[str, str], stream: StreamSpec | None = None, timeout_s: float = 5.0
     ) -> None:
         """Publish a payload as it is (dead letters keep the original bytes)."""
-        await self._broker.publish(body, subject, headers=headers, stream=stream.name if stream else None, timeout=timeout_s if stream else None)
+        await self._broker.publish(
+            body, subject, headers=headers, stream=stream.name if stream else None, timeout=timeout_s if stream else None
+        )

@@ -54,7 +54,7 @@ def nats_security(settings: NatsSettings) -> NatsSecurity | None:
 class _NoDevices:
     """Until the registry is mirrored, no device is known (nothing is consumed yet)."""
 
-    async def lookup(self, device_id: str) -> None:  # noqa: ARG002
+    async def lookup(self, device_id: str) -> None:
         return None
 
 
@@ -91,9 +91,7 @@ class Service:
         self._streams = tuple(dict.fromkeys((*streams, ERRORS, DEAD_LETTERS)))
         self._fixed_directory = directory
         self.devices: DeviceRegistry | None = None
-        self.guard = EventGuard(
-            name, publisher=self.publisher, metrics=self.metrics, directory=directory or _NoDevices(), limits=settings
-        )
+        self.guard = EventGuard(name, publisher=self.publisher, metrics=self.metrics, directory=directory or _NoDevices(), limits=settings)
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
         self._grpc = GrpcHealthServer(name, settings.grpc_health_port) if settings.grpc_health_port else None

@@ -183,7 +183,7 @@ async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] | l
         await ensure_stream(js, spec)
 
 
-async def ensure_bucket(js: JetStreamContext, spec: BucketSpec):  # noqa: ANN201 - nats KeyValue
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec):
     try:
         return await js.key_value(spec.name)
     except (NotFoundError, BadRequestError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-UNKNOWN_DEVICE_TOKEN = "_"
+UNKNOWN_DEVICE_TOKEN = "_"  # noqa: S105 - a subject token, not a secret
 
 
 class InvalidDeviceId(ValueError):
@@ -21,9 +21,7 @@ class InvalidDeviceId(ValueError):
 def check_device_id(device_id: str) -> str:
     """Return device_id if it is a safe single subject token, else raise."""
     if not DEVICE_ID_PATTERN.fullmatch(device_id):
-        raise InvalidDeviceId(
-            f"invalid device id {device_id!r}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
-        )
+        raise InvalidDeviceId(f"invalid device id {device_id!r}: use 1-64 letters, digits, '-' or '_', starting with a letter or digit")
     return device_id
 
 

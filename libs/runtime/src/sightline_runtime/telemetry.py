@@ -30,7 +30,7 @@ def make_tracer_provider(service: str, *, instance: str = "") -> TracerProvider:
     provider = TracerProvider(resource=Resource.create(attributes))
     if otlp_configured():
         # Imported lazily: the gRPC exporter pulls in a lot and most test runs have no collector.
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider

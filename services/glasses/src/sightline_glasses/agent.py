@@ -80,10 +80,12 @@ class GlassesAgent:
             attributes={"sightline.device_id": self.device_id, "sightline.event_id": event.meta.event_id},
         ):
             headers = inject_headers(event_headers(event))
-            await self.nc.jetstream().publish(subjects.up_input(self.device_id), event.SerializeToString(), headers=headers, stream=GLASSES_UP.name)
+            await self.nc.jetstream().publish(
+                subjects.up_input(self.device_id), event.SerializeToString(), headers=headers, stream=GLASSES_UP.name
+            )
         return event.meta.event_id
 
-    def _meta(self):  # noqa: ANN202
+    def _meta(self):
         return new_meta(self.device_id, PRODUCER, seq=self._seq.next("input"))
 
     # --- down-link ---

@@ -92,8 +92,8 @@ def wrap(text: str, columns: int) -> list[str]:
     if columns < 2:
         raise ValueError("a HUD line needs at least 2 cells (one wide character)")
     lines: list[str] = []
-    for paragraph in sanitize(text).split("\n"):
-        paragraph = " ".join(paragraph.split(" ")).strip()
+    for raw_paragraph in sanitize(text).split("\n"):
+        paragraph = raw_paragraph.strip()
         line = ""
         for token in _tokens(paragraph):
             candidate = line + token
@@ -102,11 +102,11 @@ def wrap(text: str, columns: int) -> list[str]:
                 continue
             if line.strip():
                 lines.append(line.rstrip(" "))
-            token = token.lstrip(" ")
-            if cell_width(token) > columns:
-                *full, token = _hard_break(token, columns)
+            rest = token.lstrip(" ")
+            if cell_width(rest) > columns:
+                *full, rest = _hard_break(rest, columns)
                 lines.extend(full)
-            line = token
+            line = rest
         if line.strip() or not lines or paragraph == "":
             lines.append(line.rstrip(" "))
     # Drop blank lines at the ends; keep deliberate blank lines in between.
