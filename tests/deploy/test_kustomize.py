@@ -10,7 +10,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.deploy.conftest import OVERLAYS, SERVICES, K8S, config_data, effective_env, find, kustomize
+from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, config_data, effective_env, find, kustomize
 
 K8S_VERSION = "1.32"
 
