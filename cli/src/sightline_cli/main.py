@@ -156,7 +156,7 @@ async def _glasses(device: str, url: str, *, local: bool, texts: list[str], lang
                     out.print(update_panel(update))
             return received
     except (OSError, nats.errors.NoServersError) as exc:
-        raise _fail(f"cannot reach NATS at {url}: {exc}") from None
+        raise _fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
     finally:
         provider.shutdown()
 
@@ -173,7 +173,10 @@ async def _provision_locally(agent: GlassesAgent, device: str) -> None:
 # ---------------------------------------------------------------- devices
 async def _with_registry(server: str | None, state_dir: Path, action):
     url, _ = _server_url(server, state_dir)
-    nc = await nats.connect(url, name="sightline-cli")
+    try:
+        nc = await asyncio.wait_for(nats.connect(url, name="sightline-cli", connect_timeout=2), 10)
+    except (OSError, nats.errors.NoServersError) as exc:
+        raise _fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
     try:
         return await action(DeviceRegistry(nc.jetstream()))
     finally:

@@ -78,6 +78,7 @@ class Supervisor:
     children: dict[str, Child] = field(default_factory=dict)
     stopping: bool = False
     info: StackInfo | None = None
+    _monitor: asyncio.Task[None] | None = None
 
     # --- start ---
     def start_nats(self) -> NatsServer:
@@ -111,6 +112,7 @@ class Supervisor:
             self.children[name] = child
             await self._spawn(child)
             child.watcher = asyncio.create_task(self._watch(child), name=f"watch-{name}")
+        self._monitor = asyncio.create_task(self.monitor(), name="monitor")
         self.info = StackInfo(
             nats_url=self.nats.url,
             nats_monitor_url=self.nats.monitor_url,
@@ -161,25 +163,30 @@ class Supervisor:
             await self._spawn(child)
             self._changed()
 
-    async def wait_ready(self, timeout_s: float = 90.0) -> bool:
-        """Poll every /readyz until all answer 200 or the time is up."""
-        deadline = time.monotonic() + timeout_s
+    async def monitor(self, interval_s: float = 0.5) -> None:
+        """Poll every /readyz for as long as the stack runs, so a restarted
+        service shows as ready again (and a wedged one as not ready)."""
         async with httpx.AsyncClient(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                all_ready = True
+            while not self.stopping:
                 for child in self.children.values():
+                    if child.state == "backoff":
+                        continue  # not running; _watch owns this state
                     try:
                         ready = (await client.get(f"{child.http_url}/readyz")).status_code == 200
                     except httpx.HTTPError:
                         ready = False
-                    new_state = "ready" if ready else ("backoff" if child.state == "backoff" else "starting")
-                    if new_state != child.state:
+                    new_state = "ready" if ready else "starting"
+                    if new_state != child.state and not self.stopping:
                         child.state = new_state
                         self._changed()
-                    all_ready &= ready
-                if all_ready:
-                    return True
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(interval_s)
+
+    async def wait_ready(self, timeout_s: float = 90.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.children and all(c.state == "ready" for c in self.children.values()):
+                return True
+            await asyncio.sleep(0.1)
         return False
 
     def _changed(self) -> None:
@@ -193,6 +200,8 @@ class Supervisor:
     async def stop(self) -> None:
         """Services first (SIGTERM: they drain), then nats-server; SIGKILL stragglers."""
         self.stopping = True
+        if self._monitor is not None:
+            self._monitor.cancel()
         running = [c for c in self.children.values() if c.process is not None and c.process.returncode is None]
         for child in running:
             with contextlib.suppress(ProcessLookupError):

@@ -66,6 +66,10 @@ class HandlerSpec(Generic[M]):
     require_device: bool = True
     # False for raw audio: privacy forbids persisting it, even in a dead letter.
     keep_payload_in_dead_letter: bool = True
+    # Handle a durable consumer's events strictly in stream order. faststream
+    # runs a fetched batch concurrently, so ordered consumers fetch one at a
+    # time; throughput then scales with replicas sharing the durable.
+    ordered: bool = True
     max_workers: int = 1
 
     @property

@@ -19,7 +19,6 @@ from typing import TypeVar
 import uvicorn
 from faststream.asgi import AsgiFastStream
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
 from google.protobuf.message import Message
 from opentelemetry.sdk.trace import TracerProvider
@@ -33,7 +32,7 @@ from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.settings import NatsSettings, ServiceSettings
 from sightline_runtime.streams import DEAD_LETTERS, ERRORS, StreamSpec, ensure_streams
-from sightline_runtime.telemetry import make_tracer_provider
+from sightline_runtime.telemetry import make_tracer_provider, telemetry_middleware
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class Service:
         self.broker = NatsBroker(
             settings.nats_url,
             name=f"{name}/{self.instance}",
-            middlewares=[NatsTelemetryMiddleware(tracer_provider=self.tracer_provider)],
+            middlewares=[telemetry_middleware(self.tracer_provider)],
             security=nats_security(settings),
             graceful_timeout=settings.graceful_timeout_s,
             connect_timeout=int(max(1, settings.nats_connect_timeout_s)),
@@ -118,7 +117,7 @@ class Service:
                 stream=JStream(consumer.stream.name, declare=False),
                 durable=consumer.durable,
                 config=consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
-                pull_sub=PullSub(batch_size=16, timeout=5.0),
+                pull_sub=PullSub(batch_size=1 if spec.ordered else 16, timeout=5.0),
                 max_workers=spec.max_workers,
                 title=title,
             )(guarded)
@@ -140,7 +139,14 @@ class Service:
         return await self.broker.ping(1.0)
 
     async def _on_startup(self) -> None:
-        await self.broker.connect()
+        try:
+            await asyncio.wait_for(self.broker.connect(), self.settings.nats_startup_timeout_s)
+        except TimeoutError:
+            log.error(
+                "cannot reach NATS; giving up start-up",
+                extra={"nats_url": self.settings.nats_url, "timeout_s": self.settings.nats_startup_timeout_s},
+            )
+            raise
         js = self.broker.connection.jetstream()
         await ensure_streams(js, self._streams)
         if self._fixed_directory is None:
@@ -203,7 +209,11 @@ class Service:
             timeout_graceful_shutdown=int(self.settings.graceful_timeout_s),
         )
         self._server = uvicorn.Server(config)
-        await self._server.serve()
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits the process itself when the lifespan start-up fails.
+            return False
         return self._server.started
 
     def stop(self) -> None:

@@ -23,6 +23,10 @@ class NatsSettings(_Base):
     nats_user: str = ""
     nats_password: SecretStr = SecretStr("")
     nats_connect_timeout_s: float = 5.0
+    # Give up starting when the hub is unreachable this long: exiting lets the
+    # supervisor (or Kubernetes) back off, instead of a process that never
+    # serves /healthz. Once connected, reconnects are retried forever.
+    nats_startup_timeout_s: float = 30.0
 
 
 class HttpSettings(_Base):

@@ -22,7 +22,7 @@ from sightline.v1.input_pb2 import DeviceInput, TextInput
 from sightline_runtime import subjects
 from sightline_runtime.events import HybridClock, event_headers, new_meta
 from sightline_runtime.streams import GLASSES_UP
-from sightline_runtime.telemetry import extract_context, inject_headers
+from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context, inject_headers
 
 from sightline_glasses.hud_state import HudState
 
@@ -39,22 +39,49 @@ class GlassesAgent:
         tracer_provider: TracerProvider | None = None,
         connect_options: dict[str, Any] | None = None,
         max_update_bytes: int = 1 << 20,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         self.device_id = subjects.check_device_id(device_id)
         self.nats_url = nats_url
         self.connect_options = connect_options or {}
         self.max_update_bytes = max_update_bytes
+        self.connect_timeout_s = connect_timeout_s
         self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sightline.glasses")
         self.hud = HudState()
         self.nc: Client | None = None
         self._updates: asyncio.Queue[DisplayUpdate] = asyncio.Queue()
         self._seq = HybridClock()
         self._sub = None
+        self.online = False
 
     async def connect(self) -> GlassesAgent:
-        self.nc = await nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **self.connect_options)
+        # The first connection is bounded so a wrong URL fails fast; once up,
+        # the link is retried forever (glasses lose Wi-Fi all the time).
+        options = {
+            "max_reconnect_attempts": -1,
+            "connect_timeout": 2,
+            "error_cb": self._on_link_error,
+            "disconnected_cb": self._on_disconnected,
+            "reconnected_cb": self._on_reconnected,
+        } | self.connect_options
+        self.nc = await asyncio.wait_for(
+            nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **options), self.connect_timeout_s
+        )
         self._sub = await self.nc.subscribe(subjects.down_display(self.device_id), cb=self._on_display)
+        self.online = True
         return self
+
+    # A flaky link is normal for glasses: one line per event, no tracebacks.
+    async def _on_link_error(self, err: Exception) -> None:
+        log.debug("link error: %s", err or type(err).__name__)
+
+    async def _on_disconnected(self) -> None:
+        self.online = False
+        log.info("link down", extra={"device_id": self.device_id})
+
+    async def _on_reconnected(self) -> None:
+        self.online = True
+        log.info("link up", extra={"device_id": self.device_id})
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:
@@ -77,7 +104,7 @@ class GlassesAgent:
         with self.tracer.start_as_current_span(
             f"glasses.input.{event.WhichOneof('input')}",
             kind=SpanKind.PRODUCER,
-            attributes={"sightline.device_id": self.device_id, "sightline.event_id": event.meta.event_id},
+            attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.event_id": event.meta.event_id},
         ):
             headers = inject_headers(event_headers(event))
             await self.nc.jetstream().publish(
@@ -106,7 +133,7 @@ class GlassesAgent:
             "glasses.display.receive",
             context=extract_context(msg.headers),
             kind=SpanKind.CONSUMER,
-            attributes={"sightline.device_id": self.device_id, "sightline.region": update.region},
+            attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.region": update.region},
         ):
             if self.hud.accept(update):
                 await self._updates.put(update)

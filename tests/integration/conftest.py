@@ -1,0 +1,74 @@
+"""Fixtures that run services in-process against a real nats-server, the
+same code path as production (Service.serve under uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sightline_runtime.devices import DeviceRegistry
+from sightline_runtime.processes import free_port
+from sightline_runtime.service import Service
+
+
+@pytest.fixture
+async def run_service() -> AsyncIterator[Callable[[Service], Awaitable[Service]]]:
+    running: list[tuple[Service, asyncio.Task[bool]]] = []
+
+    async def start(service: Service, timeout_s: float = 20.0) -> Service:
+        task = asyncio.create_task(service.serve())
+        async with asyncio.timeout(timeout_s):
+            while not service.started:
+                if task.done():
+                    raise RuntimeError(f"{service.name} failed to start")
+                await asyncio.sleep(0.02)
+        running.append((service, task))
+        return service
+
+    yield start
+    for service, task in reversed(running):
+        service.stop()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+def http_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+async def nc(nats_server):
+    client = await nats.connect(nats_server.url)
+    yield client
+    await client.drain()
+
+
+@pytest.fixture
+async def registry(nc) -> DeviceRegistry:
+    return await DeviceRegistry(nc.jetstream()).open()
+
+
+@pytest.fixture
+def span_exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer_for(span_exporter) -> Callable[[str], TracerProvider]:
+    """One provider per service name, all exporting to the same in-memory exporter."""
+    providers: dict[str, TracerProvider] = {}
+
+    def make(service: str) -> TracerProvider:
+        if service not in providers:
+            provider = TracerProvider(resource=Resource.create({"service.name": service}))
+            provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+            providers[service] = provider
+        return providers[service]
+
+    return make
