@@ -1,0 +1,1 @@
+"""One module per `sightline` command group."""

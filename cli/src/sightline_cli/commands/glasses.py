@@ -1,0 +1,69 @@
+"""`sightline glasses`: a simulated pair of glasses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import nats
+import typer
+from sightline_glasses.agent import GlassesAgent
+from sightline_runtime.devices import DeviceRegistry, is_active
+from sightline_runtime.subjects import InvalidDeviceId, check_device_id
+from sightline_runtime.telemetry import make_tracer_provider
+
+from sightline_cli.console import DEFAULT_STATE, StateDir, err, fail, out, server_url
+from sightline_cli.render import update_json, update_panel
+
+
+def glasses(
+    device: Annotated[str, typer.Option("--device", "-d", help="Device id of the simulated glasses.")],
+    server: Annotated[str | None, typer.Option(help="Hub NATS URL; default: the local stack's (stack.json).")] = None,
+    text: Annotated[list[str] | None, typer.Option("--text", "-t", help="Text input to send (repeatable).")] = None,
+    language: Annotated[str, typer.Option(help="BCP-47 language of --text.")] = "",
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print each display update as one line of protobuf JSON.")] = False,
+    idle_timeout: Annotated[float, typer.Option(help="Exit after this many seconds without a new display update.")] = 5.0,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Run a simulated pair of glasses: send inputs, print the display updates that come back."""
+    try:
+        check_device_id(device)
+    except InvalidDeviceId as exc:
+        raise fail(str(exc), 2) from None
+    url, local = server_url(server, state_dir)
+    received = asyncio.run(_glasses(device, url, local=local, texts=text or [], language=language, jsonl=jsonl, idle_timeout=idle_timeout))
+    if received == 0:
+        raise fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
+
+
+async def _glasses(device: str, url: str, *, local: bool, texts: list[str], language: str, jsonl: bool, idle_timeout: float) -> int:
+    provider = make_tracer_provider("glasses", instance=device)
+    try:
+        async with GlassesAgent(device, url, tracer_provider=provider) as agent:
+            if local:
+                await _provision_locally(agent, device)
+            for item in texts:
+                await agent.send_text(item, language=language)
+            received = 0
+            async for update in agent.updates(idle_timeout):
+                received += 1
+                if jsonl:
+                    sys.stdout.write(update_json(update) + "\n")
+                    sys.stdout.flush()
+                else:
+                    out.print(update_panel(update))
+            return received
+    except (OSError, nats.errors.NoServersError) as exc:
+        raise fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
+    finally:
+        provider.shutdown()
+
+
+async def _provision_locally(agent: GlassesAgent, device: str) -> None:
+    """Dev convenience for the local stack only: provision an unknown device."""
+    assert agent.nc is not None
+    registry = DeviceRegistry(agent.nc.jetstream())
+    if not is_active(await registry.get(device)):
+        await registry.add(device)
+        err.print(f"[dim]provisioned device {device!r} in the local stack's registry[/dim]")

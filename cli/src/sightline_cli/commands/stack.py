@@ -1,0 +1,81 @@
+"""`sightline up` and `sightline status`: the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sightline_cli.console import DEFAULT_STATE, StateDir, err, fail, out
+from sightline_cli.render import stack_table
+from sightline_cli.stack import SERVICES, StackInfo, StackNotRunning
+from sightline_cli.supervisor import Supervisor
+
+
+def up(
+    state_dir: StateDir = DEFAULT_STATE,
+    service: Annotated[list[str] | None, typer.Option("--service", "-s", help="Run only these services (repeatable).")] = None,
+    nats_port: Annotated[int, typer.Option(help="Preferred NATS port; a free one is used when it is taken.")] = 4222,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every service to be ready.")] = 90.0,
+) -> None:
+    """Start nats-server and every service, supervise them until Ctrl-C or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll is noise
+    chosen = tuple(service or SERVICES)
+    unknown = sorted(set(chosen) - set(SERVICES))
+    if unknown:
+        raise fail(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+    with contextlib.suppress(StackNotRunning):
+        running = StackInfo.read(state_dir)
+        raise fail(f"a stack is already running from {state_dir} (pid {running.supervisor_pid}, NATS {running.nats_url})")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_up(state_dir.resolve(), chosen, nats_port, ready_timeout))
+
+
+async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_timeout: float) -> None:
+    supervisor = Supervisor(state_dir=state_dir, services=services, nats_port=nats_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with out.status("starting nats-server…"):
+        nats_server = supervisor.start_nats()
+    out.print(f"nats-server ready at [bold]{nats_server.url}[/bold] (JetStream in {nats_server.config.store_dir})")
+    try:
+        await supervisor.start_services()
+        with out.status(f"starting {len(services)} services…"):
+            waiter = asyncio.create_task(supervisor.wait_ready(ready_timeout))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+        if waiter.done() and waiter.result():
+            assert supervisor.info is not None
+            out.print(stack_table(supervisor.info))
+            out.print(f"stack file: {state_dir / 'stack.json'}")
+            out.print("try: [bold]sightline glasses --device a --text hello[/bold]  ·  Ctrl-C stops")
+        elif not stop.is_set():
+            waiter.cancel()
+            err.print(
+                f"[yellow]not every service became ready in {ready_timeout:.0f}s; still supervising (logs: {state_dir / 'logs'})[/yellow]"
+            )
+            if supervisor.info is not None:
+                err.print(stack_table(supervisor.info))
+        await stop.wait()
+    finally:
+        with out.status("stopping…"):
+            await supervisor.stop()
+        out.print("stopped")
+
+
+def status(state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Show the running local stack."""
+    try:
+        info = StackInfo.read(state_dir)
+    except StackNotRunning as exc:
+        raise fail(str(exc)) from None
+    out.print(stack_table(info))
