@@ -75,7 +75,7 @@ def test_ports_and_probes_match_the_code(render, target: str, service: str) -> N
 
     startup = container["startupProbe"]
     window = startup["periodSeconds"] * startup["failureThreshold"]
-    # HTTP comes up only after start-up: NATS (gives up after 30 s), streams, and models for the slow ones.
+    # HTTP comes up only after start-up: NATS connected, streams ensured, models loaded (slow ones).
     assert window >= (240 if service in SLOW_STARTERS else 60), f"{service}: startup window {window}s"
 
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import promql_parser as promql
 import pytest
+import pytest_asyncio
 import yaml
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
@@ -90,7 +91,8 @@ def test_parser_rejects_broken_queries() -> None:
             parse(broken)
 
 
-@pytest.fixture
+# pytest_asyncio.fixture: works whether or not asyncio_mode=auto is configured.
+@pytest_asyncio.fixture
 async def served_metrics(nats_server) -> dict[str, str]:
     """Metric family -> type, from the # TYPE lines a running overlay serves.
 

@@ -8,9 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import nats
 import pytest
 import yaml
 from sightline_runtime.natsserver import nats_server_binary
+from sightline_runtime.processes import free_port
+from sightline_runtime.streams import ALL_STREAMS, DEVICES, GLOSSARY, ensure_bucket, ensure_streams
 
 from tests.deploy.helpers import ROOT, config_data, find
 
@@ -56,7 +59,10 @@ def test_nats_workload_matches_its_config(render, target: str) -> None:
     assert re.search(r"jetstream \{[^}]*domain: hub", conf), "JetStream domain must be 'hub'"
     store = re.search(r"store_dir: (\S+)", conf)[1]
     assert {"name": "data", "mountPath": store} in container["volumeMounts"]
-    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    claim = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "data"
+    store_gib = int(re.search(r"max_file_store: (\d+)GB", conf)[1])
+    assert store_gib < int(claim["spec"]["resources"]["requests"]["storage"].removesuffix("Gi")), "JetStream store must fit the PVC"
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz?js-enabled-only=true", "port": "monitor"}
     assert container["env"] == [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
     # Lame duck (preStop) must finish inside the grace period.
@@ -106,3 +112,48 @@ def test_collector_config_is_wired(render) -> None:
     assert ports["health"] == health_port
     assert container["readinessProbe"]["httpGet"]["port"] == "health"
     assert ports["otlp-grpc"] == 4317
+
+
+@pytest.mark.asyncio
+async def test_hub_config_accepts_every_stream_the_services_create(render, tmp_path: Path) -> None:
+    """Run nats-server with the rendered hub config (paths and ports moved to
+    this machine) and create what the services create at start-up: JetStream
+    reserves each stream's max_bytes against max_file_store, so a too small
+    store makes the services fail on start-up, not at deploy time."""
+    data = config_data(render("base"), "nats-config")
+    ports = {name: free_port() for name in ("client", "monitor", "leafnodes")}
+    conf = data["nats.conf"]
+    for pattern, value in (
+        (r"^port: \d+", f"port: {ports['client']}"),
+        (r"^http_port: \d+", f"http_port: {ports['monitor']}"),
+        (r"(leafnodes \{\s*port: )\d+", rf"\g<1>{ports['leafnodes']}"),
+        (r"store_dir: \S+", f"store_dir: {tmp_path / 'js'}"),
+        (r"pid_file: \S+", f"pid_file: {tmp_path / 'nats.pid'}"),
+    ):
+        conf, count = re.subn(pattern, value, conf, flags=re.M)
+        assert count == 1, pattern
+    (tmp_path / "nats.conf").write_text(conf)
+    (tmp_path / "cluster.conf").write_text(data["cluster.conf"])
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped in finally
+        [nats_server_binary(), "-c", str(tmp_path / "nats.conf")],
+        env={"POD_NAME": "nats-0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        nc = await nats.connect(
+            f"nats://127.0.0.1:{ports['client']}", connect_timeout=2, max_reconnect_attempts=20, reconnect_time_wait=0.2
+        )
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js, ALL_STREAMS)
+            for bucket in (DEVICES, GLOSSARY):
+                await ensure_bucket(js, bucket)
+            info = await js.account_info()
+            assert info.domain == "hub"
+            assert info.streams >= len(ALL_STREAMS)
+        finally:
+            await nc.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
