@@ -154,7 +154,10 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(nats
     assert dead.data == body
     await asyncio.sleep(1.5)
     assert attempts == [1, 2, 3], "no redelivery after the dead letter"
-    assert service.metrics.registry.get_sample_value(
-        "sightline_events_handled_total", {"service": "flaky", "handler": "device_input", "outcome": "retried"}
-    ) == 2
+    assert (
+        service.metrics.registry.get_sample_value(
+            "sightline_events_handled_total", {"service": "flaky", "handler": "device_input", "outcome": "retried"}
+        )
+        == 2
+    )
     assert dead.headers[HEADER_MSG_ID].startswith("dlq-flaky-device_input-")

@@ -65,8 +65,9 @@ def new_record(device_id: str, *, display_name: str = "", target_language: str =
 class DeviceRegistry:
     """Reads and writes the KV bucket; mirrors it locally once started."""
 
-    def __init__(self, js: JetStreamContext, *, negative_ttl_s: float = 2.0) -> None:
+    def __init__(self, js: JetStreamContext, *, negative_ttl_s: float = 2.0, replicas: int = 1) -> None:
         self._js = js
+        self._replicas = replicas
         self._kv = None
         self._mirror: dict[str, DeviceRecord] = {}
         self._misses: dict[str, float] = {}
@@ -76,7 +77,7 @@ class DeviceRegistry:
 
     async def open(self) -> DeviceRegistry:
         if self._kv is None:
-            self._kv = await ensure_bucket(self._js, DEVICES)
+            self._kv = await ensure_bucket(self._js, DEVICES, replicas=self._replicas)
         return self
 
     async def start(self) -> None:

@@ -148,9 +148,9 @@ class Service:
             )
             raise
         js = self.broker.connection.jetstream()
-        await ensure_streams(js, self._streams)
+        await ensure_streams(js, self._streams, replicas=self.settings.stream_replicas)
         if self._fixed_directory is None:
-            self.devices = DeviceRegistry(js)
+            self.devices = DeviceRegistry(js, replicas=self.settings.stream_replicas)
             await self.devices.start()
             self.guard.directory = self.devices
             self.readiness.add("device_registry", lambda: self.devices is not None and self.devices.synced)

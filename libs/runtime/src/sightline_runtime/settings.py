@@ -27,6 +27,9 @@ class NatsSettings(_Base):
     # supervisor (or Kubernetes) back off, instead of a process that never
     # serves /healthz. Once connected, reconnects are retried forever.
     nats_startup_timeout_s: float = 30.0
+    # JetStream replicas for the streams and buckets a service declares:
+    # 1 for a single server, 3 for a production cluster (survives a node loss).
+    stream_replicas: int = Field(default=1, ge=1, le=5)
 
 
 class HttpSettings(_Base):

@@ -30,8 +30,9 @@ class StreamSpec:
     storage: api.StorageType = api.StorageType.FILE
     retention: api.RetentionPolicy = api.RetentionPolicy.LIMITS
 
-    def config(self) -> api.StreamConfig:
+    def config(self, *, replicas: int = 1) -> api.StreamConfig:
         return api.StreamConfig(
+            num_replicas=replicas,
             name=self.name,
             subjects=list(self.subjects),
             description=self.description,
@@ -162,9 +163,9 @@ DEVICES = BucketSpec(name="devices", description="Device registry: DeviceRecord 
 GLOSSARY = BucketSpec(name="glossary", description="Per-device translation glossary", history=1)
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int = 1) -> None:
     """Create the stream, or bring an existing one's config up to date."""
-    config = spec.config()
+    config = spec.config(replicas=replicas)
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
@@ -178,17 +179,18 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
     await js.update_stream(config)
 
 
-async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] | list[StreamSpec]) -> None:
+async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] | list[StreamSpec], *, replicas: int = 1) -> None:
     for spec in specs:
-        await ensure_stream(js, spec)
+        await ensure_stream(js, spec, replicas=replicas)
 
 
-async def ensure_bucket(js: JetStreamContext, spec: BucketSpec):
+async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, *, replicas: int = 1):
     try:
         return await js.key_value(spec.name)
     except (NotFoundError, BadRequestError):
         return await js.create_key_value(
             bucket=spec.name,
+            replicas=replicas,
             description=spec.description,
             history=spec.history,
             ttl=spec.ttl_s,

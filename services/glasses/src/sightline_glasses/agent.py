@@ -64,9 +64,7 @@ class GlassesAgent:
             "disconnected_cb": self._on_disconnected,
             "reconnected_cb": self._on_reconnected,
         } | self.connect_options
-        self.nc = await asyncio.wait_for(
-            nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **options), self.connect_timeout_s
-        )
+        self.nc = await asyncio.wait_for(nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **options), self.connect_timeout_s)
         self._sub = await self.nc.subscribe(subjects.down_display(self.device_id), cb=self._on_display)
         self.online = True
         return self
