@@ -158,6 +158,23 @@ OVERLAY_INPUT = ConsumerSpec(
     description="overlay: text and other inputs to lay out for the HUD",
 )
 
+# Captions are only worth showing now: a new overlay durable starts at new
+# events instead of replaying a day of finals onto the glasses.
+OVERLAY_ASR_FINALS = ConsumerSpec(
+    stream=ASR,
+    durable="overlay-asr-finals",
+    filter_subject="asr.final.*",
+    description="overlay: final transcripts for the caption region",
+    deliver_policy=api.DeliverPolicy.NEW,
+)
+OVERLAY_TRANSLATION_FINALS = ConsumerSpec(
+    stream=TRANSLATION,
+    durable="overlay-translation-finals",
+    filter_subject="translation.final.*",
+    description="overlay: final translations for the caption region",
+    deliver_policy=api.DeliverPolicy.NEW,
+)
+
 # --- key-value buckets ---
 DEVICES = BucketSpec(name="devices", description="Device registry: DeviceRecord by device id", history=5)
 GLOSSARY = BucketSpec(name="glossary", description="Per-device translation glossary", history=1)
