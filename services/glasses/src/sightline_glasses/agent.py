@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
@@ -53,6 +53,10 @@ class GlassesAgent:
         self._seq = HybridClock()
         self._sub = None
         self.online = False
+        # Local views of the display (the HUD page): called with every accepted update.
+        self.display_listeners: list[Callable[[DisplayUpdate], None]] = []
+        # Called with (photo_id, content_type, data) for each photo taken, so labels can be drawn over it.
+        self.photo_listeners: list[Callable[[str, str, bytes], None]] = []
 
     async def connect(self) -> GlassesAgent:
         # The first connection is bounded so a wrong URL fails fast; once up,
@@ -135,6 +139,19 @@ class GlassesAgent:
         ):
             if self.hud.accept(update):
                 await self._updates.put(update)
+                self._notify(self.display_listeners, update)
+
+    def photo_taken(self, photo_id: str, content_type: str, data: bytes) -> None:
+        """Photo capture calls this so local views can show the photo labels anchor to."""
+        self._notify(self.photo_listeners, photo_id, content_type, data)
+
+    def _notify(self, listeners: list[Callable[..., None]], *args: Any) -> None:
+        # A broken local view must never stop the down-link or the other views.
+        for listener in list(listeners):
+            try:
+                listener(*args)
+            except Exception:
+                log.exception("local listener failed", extra={"device_id": self.device_id})
 
     async def updates(self, idle_timeout_s: float) -> AsyncIterator[DisplayUpdate]:
         """Display updates as they arrive, until none came for idle_timeout_s."""
