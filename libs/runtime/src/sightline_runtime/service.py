@@ -80,6 +80,7 @@ class Service:
             middlewares=[telemetry_middleware(self.tracer_provider)],
             security=nats_security(settings),
             graceful_timeout=settings.graceful_timeout_s,
+            drain_timeout=settings.drain_timeout_s,
             connect_timeout=int(max(1, settings.nats_connect_timeout_s)),
             max_reconnect_attempts=-1,  # a hub restart must not end the service
             logger=logging.getLogger(f"sightline.{name}.broker"),

@@ -48,6 +48,9 @@ class LimitsSettings(_Base):
     ack_wait_s: float = Field(default=30.0, gt=0)
     # Seconds to finish in-flight messages on SIGTERM.
     graceful_timeout_s: float = Field(default=15.0, gt=0)
+    # Then at most this long for the NATS connection to drain (flush what is
+    # buffered); handlers have finished by then, so a short bound suffices.
+    drain_timeout_s: int = Field(default=5, ge=1)
 
 
 class LoggingSettings(_Base):
