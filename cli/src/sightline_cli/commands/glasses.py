@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import nats
 import typer
 from sightline_glasses.agent import GlassesAgent
+from sightline_glasses.hud import HudServer
 from sightline_runtime.devices import DeviceRegistry, is_active
 from sightline_runtime.subjects import InvalidDeviceId, check_device_id
 from sightline_runtime.telemetry import make_tracer_provider
@@ -24,6 +27,10 @@ def glasses(
     language: Annotated[str, typer.Option(help="BCP-47 language of --text.")] = "",
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Print each display update as one line of protobuf JSON.")] = False,
     idle_timeout: Annotated[float, typer.Option(help="Exit after this many seconds without a new display update.")] = 5.0,
+    hud: Annotated[
+        bool | None, typer.Option("--hud/--no-hud", help="Serve the live HUD page on 127.0.0.1 (default: on, off with --jsonl).")
+    ] = None,
+    hud_port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the HUD page; 0 picks a free one.")] = 0,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Run a simulated pair of glasses: send inputs, print the display updates that come back."""
@@ -32,15 +39,22 @@ def glasses(
     except InvalidDeviceId as exc:
         raise fail(str(exc), 2) from None
     url, local = server_url(server, state_dir)
-    received = asyncio.run(_glasses(device, url, local=local, texts=text or [], language=language, jsonl=jsonl, idle_timeout=idle_timeout))
+    # The HUD page is for a person watching; --jsonl is for scripts, which get no port opened unasked.
+    serve_hud = (not jsonl) if hud is None else hud
+    page_port = hud_port if serve_hud else None
+    received = asyncio.run(
+        _glasses(device, url, local=local, texts=text or [], language=language, jsonl=jsonl, idle_timeout=idle_timeout, hud_port=page_port)
+    )
     if received == 0:
         raise fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
 
 
-async def _glasses(device: str, url: str, *, local: bool, texts: list[str], language: str, jsonl: bool, idle_timeout: float) -> int:
+async def _glasses(
+    device: str, url: str, *, local: bool, texts: list[str], language: str, jsonl: bool, idle_timeout: float, hud_port: int | None = None
+) -> int:
     provider = make_tracer_provider("glasses", instance=device)
     try:
-        async with GlassesAgent(device, url, tracer_provider=provider) as agent:
+        async with GlassesAgent(device, url, tracer_provider=provider) as agent, _hud_page(agent, hud_port, jsonl=jsonl):
             if local:
                 await _provision_locally(agent, device)
             for item in texts:
@@ -67,3 +81,21 @@ async def _provision_locally(agent: GlassesAgent, device: str) -> None:
     if not is_active(await registry.get(device)):
         await registry.add(device)
         err.print(f"[dim]provisioned device {device!r} in the local stack's registry[/dim]")
+
+
+@contextlib.asynccontextmanager
+async def _hud_page(agent: GlassesAgent, port: int | None, *, jsonl: bool) -> AsyncIterator[None]:
+    """Serve the agent's HUD page for as long as the glasses run (port None: no page)."""
+    if port is None:
+        yield
+        return
+    try:
+        server = await HudServer.for_agent(agent, port=port).start()
+    except OSError as exc:
+        raise fail(f"cannot serve the HUD page on port {port}: {exc}") from None
+    # stdout stays pure JSONL with --jsonl, so the URL goes to stderr there.
+    (err if jsonl else out).print(f"HUD page: {server.url}", markup=False, highlight=False, soft_wrap=True)
+    try:
+        yield
+    finally:
+        await server.stop()
