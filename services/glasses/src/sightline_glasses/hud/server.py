@@ -246,7 +246,7 @@ class HudServer:
                     self._task.result()  # raises what stopped it
                     raise RuntimeError("the HUD server stopped during start-up")
                 await asyncio.sleep(0.01)
-        log.info("HUD page at %s", self.url, extra={"device_id": self.device_id})
+        log.debug("HUD page at %s", self.url, extra={"device_id": self.device_id})
         return self
 
     async def stop(self) -> None:

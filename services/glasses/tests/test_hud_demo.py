@@ -1,0 +1,187 @@
+"""The demo script and its runner: the shipped script is valid, bad scripts
+fail at load time with the step they are about, and steps really reach the
+glasses over a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+import yaml
+from sightline.v1.display_pb2 import CardKind, HudRegion
+from sightline_glasses.agent import GlassesAgent
+from sightline_glasses.demo.runner import DemoRunner, play_demo
+from sightline_glasses.demo.script import DEFAULT_SCRIPT, load_script, parse_script
+from sightline_glasses.demo.steps import STEPS, DemoContext, ScriptError, StepKind, StepUnavailable
+from sightline_glasses.hud import HudServer
+
+MEDIA = DEFAULT_SCRIPT.parent
+
+
+def test_the_shipped_script_is_valid_and_shows_every_kind_of_display_update():
+    script = load_script()
+    assert script.loop
+    kinds = {step.kind for step in script.steps}
+    assert {"text", "say", "photo", "show"} <= kinds
+    shown = {next(iter(set(step.spec["update"]) - {"region", "ttl_ms"})) for step in script.steps if step.kind == "show"}
+    # The panel comes from the real text flow; everything else is shown at least once.
+    assert {"caption", "labels", "card", "status", "clear"} <= shown
+    cards = {step.spec["update"]["card"]["kind"] for step in script.steps if "card" in step.spec.get("update", {})}
+    assert cards == {"CARD_KIND_OFFER", "CARD_KIND_PAYMENT_CONFIRMATION", "CARD_KIND_RECEIPT"}
+
+
+@pytest.mark.parametrize(
+    ("steps", "error"),
+    [
+        ([{"do": "dance"}], "step 1: unknown kind 'dance'"),
+        ([{"do": "wait", "seconds": 1}, {"do": "text"}], "step 2: text needs ['text']"),
+        ([{"do": "text", "text": "hi", "colour": "red"}], "step 1: text does not take ['colour']"),
+        ([{"do": "wait", "seconds": -1}], "seconds must be a number of seconds >= 0"),
+        ([{"do": "wait", "seconds": 1, "wait_s": "soon"}], "wait_s must be a number"),
+        ([{"do": "photo", "file": "media/missing.jpg"}], "does not exist"),
+        ([{"do": "photo", "file": "script.yaml"}], "is not a .jpg"),
+        ([{"do": "show", "update": {"region": "HUD_REGION_PANEL"}}], "update needs content"),
+        ([{"do": "show", "update": {"panel": {"text": {"lines": ["x"]}}}}], "update needs a region"),
+        ([{"do": "show", "update": {"region": "HUD_REGION_NOPE", "clear": {}}}], "not a DisplayUpdate"),
+        ([{"do": "show", "expires_in_s": 5, "update": {"region": "HUD_REGION_PANEL", "panel": {}}}], "expires_in_s is for card"),
+        ([], "`steps` must be a non-empty list"),
+    ],
+)
+def test_a_bad_script_fails_at_load_time_naming_the_step(steps, error):
+    with pytest.raises(ScriptError, match=re.escape(error)):
+        parse_script({"steps": steps}, MEDIA)
+
+
+def test_unknown_top_level_fields_are_refused(tmp_path: Path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump({"steps": [{"do": "wait", "seconds": 0}], "loops": 3}))
+    with pytest.raises(ScriptError, match="unknown top-level field"):
+        load_script(path)
+
+
+def test_adding_a_step_kind_is_one_function(monkeypatch):
+    async def beep(ctx, spec):
+        raise AssertionError("not run here")
+
+    monkeypatch.setitem(STEPS, "beep", StepKind(beep, frozenset({"pitch"}), frozenset()))
+    script = parse_script({"steps": [{"do": "beep", "pitch": 440, "note": "a new flow"}]}, MEDIA)
+    assert script.steps[0].kind == "beep"
+    assert str(script.steps[0]) == "step 1 (beep: a new flow)"
+
+
+@pytest.fixture
+async def glasses(nats_server):
+    director = await nats.connect(nats_server.url)
+    async with GlassesAgent("demo-t", nats_server.url) as agent, HudServer.for_agent(agent) as hud:
+        yield agent, hud, DemoContext(agent=agent, director=director, base_dir=MEDIA)
+    await director.drain()
+
+
+async def _until(predicate, timeout_s: float = 5.0):
+    async with asyncio.timeout(timeout_s):
+        while not (value := predicate()):
+            await asyncio.sleep(0.02)
+    return value
+
+
+async def test_show_and_photo_steps_reach_the_glasses_hud(glasses):
+    agent, hud, ctx = glasses
+    script = parse_script(
+        {
+            "default_wait_s": 0,
+            "steps": [
+                {"do": "show", "update": {"region": "HUD_REGION_STATUS", "status": {"online": False, "queued": 2}}},
+                {
+                    "do": "show",
+                    "expires_in_s": 30,
+                    "update": {"region": "HUD_REGION_CARD", "card": {"kind": "CARD_KIND_PAYMENT_CONFIRMATION", "challenge": "X1"}},
+                },
+                {"do": "photo", "file": "media/street.jpg", "photo_id": "street-1"},
+            ],
+        },
+        MEDIA,
+    )
+    runner = DemoRunner(script, ctx)
+    await runner.run()
+    status = await _until(lambda: agent.hud.regions.get(HudRegion.HUD_REGION_STATUS))
+    card = await _until(lambda: agent.hud.regions.get(HudRegion.HUD_REGION_CARD))
+    assert status.status.queued == 2
+    assert not status.status.online
+    assert status.meta.device_id == "demo-t"
+    assert status.meta.producer == "demo"
+    assert status.region_version > 0
+    assert (status.bounds.width, status.bounds.height) == (640, 32)  # default layout filled in
+    assert card.card.kind == CardKind.CARD_KIND_PAYMENT_CONFIRMATION
+    assert 25 < card.card.expires_at.seconds - time.time() <= 30
+    # The photo is on the HUD page whether or not the agent can upload it yet.
+    async with httpx.AsyncClient() as client:
+        photo = await client.get(hud.url + "photos/street-1")
+    assert photo.status_code == 200
+    assert photo.content == (MEDIA / "media" / "street.jpg").read_bytes()
+    assert not runner.failed
+
+
+async def test_later_versions_win_on_the_hud(glasses):
+    agent, _, ctx = glasses
+    steps = [{"do": "show", "update": {"region": "HUD_REGION_PANEL", "panel": {"text": {"lines": [str(n)]}}}} for n in range(5)]
+    await DemoRunner(parse_script({"default_wait_s": 0, "steps": steps}, MEDIA), ctx).run()
+    await _until(lambda: (u := agent.hud.regions.get(HudRegion.HUD_REGION_PANEL)) and list(u.panel.text.lines) == ["4"])
+
+
+async def test_a_step_the_agent_cannot_do_yet_is_reported_once_and_the_demo_goes_on(glasses, monkeypatch, caplog):
+    _, _, ctx = glasses
+
+    async def unavailable(ctx, spec):
+        raise StepUnavailable("not built yet")
+
+    async def broken(ctx, spec):
+        raise ConnectionError("service restarting")
+
+    monkeypatch.setitem(STEPS, "future", StepKind(unavailable, frozenset(), frozenset()))
+    monkeypatch.setitem(STEPS, "broken", StepKind(broken, frozenset(), frozenset()))
+    script = parse_script(
+        {"loop": True, "default_wait_s": 0, "steps": [{"do": "future"}, {"do": "broken"}, {"do": "wait", "seconds": 0}]}, MEDIA
+    )
+    runner = DemoRunner(script, ctx)
+    await runner.run(loops=3)
+    assert runner.unavailable == {0: "not built yet"}
+    assert sum("skipped: not built yet" in r.message for r in caplog.records) == 1
+    assert [step.kind for step, _ in runner.failed] == ["broken"] * 3
+    assert [step.kind for step in runner.played] == ["wait"] * 3
+
+
+async def test_play_demo_serves_the_hud_and_stops_cleanly_when_cancelled(nats_server):
+    script = parse_script(
+        {
+            "loop": True,
+            "loop_pause_s": 0.05,
+            "default_wait_s": 0.05,
+            "steps": [{"do": "show", "update": {"region": "HUD_REGION_PANEL", "panel": {"text": {"lines": ["looping"]}}}}],
+        },
+        MEDIA,
+    )
+    urls: list[str] = []
+    task = asyncio.create_task(play_demo(nats_server.url, device="demo-c", script=script, on_hud=urls.append))
+    await _until(lambda: urls)
+    async with httpx.AsyncClient() as client:
+        state = await _until_async(lambda: client.get(urls[0] + "state"), lambda r: r.json()["updates"])
+        assert state.json()["updates"][0]["update"]["panel"]["text"]["lines"] == ["looping"]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        with pytest.raises(httpx.ConnectError):
+            await client.get(urls[0] + "state")
+
+
+async def _until_async(fetch, accept, timeout_s: float = 5.0):
+    async with asyncio.timeout(timeout_s):
+        while True:
+            response = await fetch()
+            if accept(response):
+                return response
+            await asyncio.sleep(0.05)
