@@ -175,6 +175,17 @@ OVERLAY_TRANSLATION_FINALS = ConsumerSpec(
     deliver_policy=api.DeliverPolicy.NEW,
 )
 
+# translation: final transcripts to translate. NEW: a first deployment does
+# not translate a day of old speech; once created, the durable resumes where
+# it stopped, so finals spoken during a restart are still translated.
+TRANSLATION_FINALS = ConsumerSpec(
+    stream=ASR,
+    durable="translation-finals",
+    filter_subject="asr.final.*",
+    description="translation: final transcripts to translate",
+    deliver_policy=api.DeliverPolicy.NEW,
+)
+
 # --- key-value buckets ---
 DEVICES = BucketSpec(name="devices", description="Device registry: DeviceRecord by device id", history=5)
 GLOSSARY = BucketSpec(name="glossary", description="Per-device translation glossary", history=1)
