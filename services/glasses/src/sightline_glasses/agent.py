@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -24,6 +25,7 @@ from sightline_runtime.events import HybridClock, event_headers, new_meta
 from sightline_runtime.streams import GLASSES_UP
 from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context, inject_headers
 
+from sightline_glasses.audio import AudioUplink, read_wav
 from sightline_glasses.hud_state import HudState
 
 PRODUCER = "glasses"
@@ -116,6 +118,27 @@ class GlassesAgent:
 
     def _meta(self):
         return new_meta(self.device_id, PRODUCER, seq=self._seq.next("input"))
+
+    # --- microphone ---
+    def audio_uplink(self, *, source_language: str = "en", target_language: str = "", frame_ms: int = 20) -> AudioUplink:
+        """A new microphone session (its own stream_id) for sending audio as it is captured."""
+        assert self.nc is not None, "connect() first"
+        return AudioUplink(
+            self.nc, self.device_id, source_language=source_language, target_language=target_language, frame_ms=frame_ms, clock=self._seq
+        )
+
+    async def say(self, path: str | Path, *, source_language: str = "en", target_language: str = "", realtime: bool = True) -> str:
+        """Play a WAV file into the microphone as one session; returns its stream_id.
+        Raises AudioFileError for a file that is not a readable WAV."""
+        pcm = read_wav(path)
+        uplink = self.audio_uplink(source_language=source_language, target_language=target_language)
+        with self.tracer.start_as_current_span(
+            "glasses.audio.say",
+            kind=SpanKind.PRODUCER,
+            attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.stream_id": uplink.stream_id},
+        ):
+            await uplink.send(pcm, end_of_stream=True, realtime=realtime)
+        return uplink.stream_id
 
     # --- down-link ---
     async def _on_display(self, msg: Any) -> None:
