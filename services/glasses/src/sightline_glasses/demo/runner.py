@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 import nats
+
 from sightline_glasses.agent import GlassesAgent
 from sightline_glasses.demo.script import DEFAULT_SCRIPT, DemoScript, Step, load_script
 from sightline_glasses.demo.steps import STEPS, DemoContext, StepUnavailable

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from sightline_glasses.demo.steps import COMMON_FIELDS, STEPS, ScriptError, seconds
 
 DEFAULT_SCRIPT = Path(__file__).with_name("script.yaml")

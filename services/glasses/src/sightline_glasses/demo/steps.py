@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.json_format import ParseDict, ParseError
 from nats.aio.client import Client
 from sightline.v1.display_pb2 import DisplayUpdate
-from sightline_glasses.hud.layout import default_bounds
-from sightline_glasses.hud.photos import CONTENT_TYPES
 from sightline_runtime import subjects
 from sightline_runtime.events import HybridClock, event_headers, new_meta
+
+from sightline_glasses.hud.layout import default_bounds
+from sightline_glasses.hud.photos import CONTENT_TYPES
 
 if TYPE_CHECKING:
     from sightline_glasses.agent import GlassesAgent
