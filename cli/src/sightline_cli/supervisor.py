@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sightline_runtime import partitions
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.processes import die_with_parent, free_port, port_is_free
 
@@ -89,6 +90,8 @@ class Supervisor:
             port=pick_port(self.nats_port),
             monitor_port=pick_port(8222),
             domain="hub",
+            # Audio frames of one device always reach the same asr replica.
+            extra={"mappings": partitions.nats_mappings()},
         )
         self.nats = NatsServer(config).start()
         return self.nats
