@@ -237,19 +237,17 @@ class Glossary:
 
     async def list(self, device_id: str) -> list[GlossaryEntry]:
         await self.open()
-        try:
-            keys = await self._kv.keys(filters=[f"{check_device_id(device_id)}.>"])
-        except Exception as err:  # nats raises NoKeysError on an empty bucket
-            if type(err).__name__ == "NoKeysError":
-                return []
-            raise
+        # A watch filtered by the server on the device's keys (nats-py's
+        # keys(filters=...) only tests substrings on the client).
+        watcher = await self._kv.watch(f"{check_device_id(device_id)}.>", ignore_deletes=True)
         entries = []
-        for key in sorted(keys):
-            try:
-                stored = await self._kv.get(key)
-            except KeyNotFoundError:
-                continue
-            parsed = _parse(key, stored.value) if stored.value else None
-            if parsed is not None:
-                entries.append(parsed[2])
+        try:
+            async for stored in watcher:
+                if stored is None:  # all current values delivered
+                    break
+                parsed = _parse(stored.key, stored.value) if stored.value else None
+                if parsed is not None:
+                    entries.append(parsed[2])
+        finally:
+            await watcher.stop()
         return sorted(entries, key=lambda e: (e.source_language, e.target_language, e.term.casefold()))
