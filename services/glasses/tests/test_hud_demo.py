@@ -13,12 +13,15 @@ import httpx
 import nats
 import pytest
 import yaml
+from sightline.v1.audio_pb2 import AudioFrame
 from sightline.v1.display_pb2 import CardKind, HudRegion
+from sightline.v1.input_pb2 import DeviceInput
 from sightline_glasses.agent import GlassesAgent
 from sightline_glasses.demo.runner import DemoRunner, play_demo
 from sightline_glasses.demo.script import DEFAULT_SCRIPT, load_script, parse_script
 from sightline_glasses.demo.steps import STEPS, DemoContext, ScriptError, StepKind, StepUnavailable
 from sightline_glasses.hud import HudServer
+from sightline_runtime.streams import GLASSES_UP, ensure_stream
 
 MEDIA = DEFAULT_SCRIPT.parent
 
@@ -29,8 +32,10 @@ def test_the_shipped_script_is_valid_and_shows_every_kind_of_display_update():
     kinds = {step.kind for step in script.steps}
     assert {"text", "say", "photo", "show"} <= kinds
     shown = {next(iter(set(step.spec["update"]) - {"region", "ttl_ms"})) for step in script.steps if step.kind == "show"}
-    # The panel comes from the real text flow; everything else is shown at least once.
-    assert {"caption", "labels", "card", "status", "clear"} <= shown
+    # Panel and captions come from the real text and speech flows; the rest are shown until their flows land.
+    assert {"labels", "card", "status", "clear"} <= shown
+    say = next(step for step in script.steps if step.kind == "say")
+    assert say.spec["target_language"] == "zh"
     cards = {step.spec["update"]["card"]["kind"] for step in script.steps if "card" in step.spec.get("update", {})}
     assert cards == {"CARD_KIND_OFFER", "CARD_KIND_PAYMENT_CONFIRMATION", "CARD_KIND_RECEIPT"}
 
@@ -77,6 +82,9 @@ def test_adding_a_step_kind_is_one_function(monkeypatch):
 @pytest.fixture
 async def glasses(nats_server):
     director = await nats.connect(nats_server.url)
+    # What the hub has for the up-link: the GLASSES_UP stream and the photos bucket.
+    await ensure_stream(director.jetstream(), GLASSES_UP)
+    await director.jetstream().create_object_store("photos")
     async with GlassesAgent("demo-t", nats_server.url) as agent, HudServer.for_agent(agent) as hud:
         yield agent, hud, DemoContext(agent=agent, director=director, base_dir=MEDIA)
     await director.drain()
@@ -108,6 +116,7 @@ async def test_show_and_photo_steps_reach_the_glasses_hud(glasses):
     )
     runner = DemoRunner(script, ctx)
     await runner.run()
+    assert not runner.failed
     status = await _until(lambda: agent.hud.regions.get(HudRegion.HUD_REGION_STATUS))
     card = await _until(lambda: agent.hud.regions.get(HudRegion.HUD_REGION_CARD))
     assert status.status.queued == 2
@@ -123,7 +132,43 @@ async def test_show_and_photo_steps_reach_the_glasses_hud(glasses):
         photo = await client.get(hud.url + "photos/street-1")
     assert photo.status_code == 200
     assert photo.content == (MEDIA / "media" / "street.jpg").read_bytes()
+
+
+async def test_text_and_say_steps_go_up_the_real_links(glasses):
+    _, _, ctx = glasses
+    frames: list[AudioFrame] = []
+
+    async def on_audio(msg):
+        frame = AudioFrame()
+        frame.ParseFromString(msg.data)
+        frames.append(frame)
+
+    # The audio subject may carry a partition token after "audio".
+    sub = await ctx.director.subscribe("glasses.demo-t.up.>", cb=on_audio)
+    script = parse_script(
+        {
+            "default_wait_s": 0,
+            "steps": [
+                {"do": "text", "text": "hello from the demo", "language": "en"},
+                {"do": "say", "text": "hello", "language": "en", "target_language": "zh"},
+            ],
+        },
+        MEDIA,
+    )
+    runner = DemoRunner(script, ctx)
+    await runner.run()
     assert not runner.failed
+    assert not runner.unavailable
+    stored = await ctx.director.jetstream().get_last_msg(GLASSES_UP.name, "glasses.demo-t.up.input")
+    text = DeviceInput()
+    text.ParseFromString(stored.data)
+    assert (text.text.text, text.text.language) == ("hello from the demo", "en")
+    # espeak-ng's speech went up as 16 kHz microphone frames, one session, closed.
+    audio = await _until(lambda: [f for f in frames if f.stream_id] if any(f.end_of_stream for f in frames) else None)
+    assert len({f.stream_id for f in audio}) == 1
+    assert {(f.sample_rate_hz, f.source_language, f.target_language) for f in audio} == {(16_000, "en", "zh")}
+    assert sum(len(f.data) for f in audio) > 16_000  # well over half a second of speech
+    await sub.unsubscribe()
 
 
 async def test_later_versions_win_on_the_hud(glasses):

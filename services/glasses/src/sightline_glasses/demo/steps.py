@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sightline.v1.display_pb2 import DisplayUpdate
 from sightline_runtime import subjects
 from sightline_runtime.events import HybridClock, event_headers, new_meta
 
+from sightline_glasses.demo.speech import SpeechUnavailable, synthesise, voice_for
 from sightline_glasses.hud.layout import default_bounds
 from sightline_glasses.hud.photos import CONTENT_TYPES
 
@@ -89,13 +91,17 @@ async def _text(ctx: DemoContext, spec: dict[str, Any]) -> None:
     await ctx.agent.send_text(str(spec["text"]), language=str(spec.get("language", "")))
 
 
-# --- say: speech synthesised offline and streamed up as audio ---
-@step("say", required=("text",), optional=("language",))
+# --- say: speech synthesised offline, played into the microphone up-link ---
+@step("say", required=("text",), optional=("language", "target_language", "voice"))
 async def _say(ctx: DemoContext, spec: dict[str, Any]) -> None:
-    say = getattr(ctx.agent, "say", None)
-    if say is None:
-        raise StepUnavailable("this GlassesAgent has no say() yet (the audio up-link is being built)")
-    await say(str(spec["text"]), language=str(spec.get("language", "en")))
+    language = str(spec.get("language", "en"))
+    with tempfile.TemporaryDirectory(prefix="sightline-say-") as folder:
+        try:
+            wav = await synthesise(str(spec["text"]), Path(folder) / "say.wav", voice=str(spec.get("voice") or voice_for(language)))
+        except SpeechUnavailable as exc:
+            raise StepUnavailable(str(exc)) from None
+        # At microphone pace, as the glasses would send it.
+        await ctx.agent.say(wav, source_language=language, target_language=str(spec.get("target_language", "")))
 
 
 # --- photo: the camera takes a picture ---
@@ -117,11 +123,12 @@ async def _photo(ctx: DemoContext, spec: dict[str, Any]) -> None:
     data = await asyncio.to_thread(path.read_bytes)
     content_type = _content_type(path)
     photo_id = str(spec.get("photo_id") or path.stem)
-    # The glasses keep what they shot: the HUD can draw labels over it even before the up-link exists.
-    ctx.agent.photo_taken(photo_id, content_type, data)
     capture = getattr(ctx.agent, "send_photo", None)
     if capture is None:
-        raise StepUnavailable("this GlassesAgent cannot upload photos yet (photo capture is being built); shown locally only")
+        # The glasses still keep what they shot, so the HUD can draw labels over it.
+        ctx.agent.photo_taken(photo_id, content_type, data)
+        raise StepUnavailable("this GlassesAgent cannot send photos yet; shown on the HUD only")
+    # send_photo shows the photo locally too (GlassesAgent.photo_taken).
     await capture(data, content_type=content_type, photo_id=photo_id, target_language=str(spec.get("target_language", "")))
 
 
