@@ -31,6 +31,7 @@ from sightline_runtime import subjects
 from sightline_runtime.codec import EventRejected, decode_event
 from sightline_runtime.devices import DeviceDirectory, is_active
 from sightline_runtime.events import HEADER_MSG_ID, new_event_id, now_timestamp
+from sightline_runtime.inbox import ClaimState, Inbox
 from sightline_runtime.logs import RateLimitedLog
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
@@ -71,6 +72,11 @@ class HandlerSpec(Generic[M]):
     # time; throughput then scales with replicas sharing the durable.
     ordered: bool = True
     max_workers: int = 1
+    # Application-level dedup by event id (sightline_runtime.inbox): a copy of
+    # an event this handler already handled is acknowledged without calling
+    # it and counted with outcome "duplicate", however late it arrives.
+    # Durable consumers only.
+    dedup: bool = False
 
     @property
     def subscription_subject(self) -> str:
@@ -135,6 +141,8 @@ class EventGuard:
         self.directory = directory
         self.limits = limits
         self.limited_log = RateLimitedLog(log)
+        # Set by Service at start-up when a handler has dedup=True.
+        self.inbox: Inbox | None = None
 
     def wrap(self, spec: HandlerSpec[M], handler: Handler[M]) -> Callable[[NatsMessage], Awaitable[None]]:
         async def guarded(msg: NatsMessage) -> None:
@@ -179,7 +187,10 @@ class EventGuard:
                 delivery_attempt=attempt,
                 device=record,
             )
-            await handler(event, ctx)
+            if spec.dedup:
+                outcome = await self._handle_once(spec, handler, event, ctx)
+            else:
+                await handler(event, ctx)
         except EventRejected as rejected:
             outcome = "rejected"
             self.metrics.rejected.labels(self.service, spec.name, rejected.reason).inc()
@@ -234,6 +245,30 @@ class EventGuard:
         finally:
             self.metrics.handled.labels(self.service, spec.name, outcome).inc()
             self.metrics.latency.labels(self.service, spec.name).observe(time.perf_counter() - started)
+
+    async def _handle_once(self, spec: HandlerSpec[M], handler: Handler[M], event: M, ctx: EventContext) -> str:
+        """Run the handler unless the inbox says this event id was handled;
+        returns the outcome ("ok" or "duplicate")."""
+        if self.inbox is None:
+            raise RuntimeError(f"handler {spec.name} has dedup=True but the service opened no inbox")
+        claim = await self.inbox.claim(spec.name, ctx.event_id)
+        if claim.duplicate:
+            log.info("duplicate event acknowledged unhandled", extra={"handler": spec.name, "event_id": ctx.event_id})
+            return "duplicate"
+        if claim.state is ClaimState.IN_PROGRESS:
+            # Another copy is being handled right now; look again once it finished.
+            raise NackMessage(delay=retry_delay_s(ctx.delivery_attempt))
+        try:
+            await handler(event, ctx)
+        except AckMessage:
+            await claim.done()
+            raise
+        except BaseException:
+            # Refused or failed: free the id, so a retry or a later copy is judged afresh.
+            await claim.release()
+            raise
+        await claim.done()
+        return "ok"
 
     async def _dead_letter(
         self, spec: HandlerSpec[Any], delivery: _Delivery, code: int, message: str, *, event_id: str, device_id: str

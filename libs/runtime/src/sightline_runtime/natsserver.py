@@ -50,6 +50,10 @@ class NatsServerConfig:
     jetstream: bool = True
     # JetStream domain: the hub and each edge (leaf) have their own.
     domain: str | None = None
+    # Cap on JetStream file storage (an edge on a device with little flash); None = server default.
+    jetstream_max_file_store: int | None = None
+    # How often JetStream fsyncs ("always", or a duration like "2m"); None = server default (2m).
+    jetstream_sync_interval: str | None = None
     max_payload: int = 2 * 1024 * 1024
     # Accept leaf node connections on this port (hub); 0 = pick one, None = off.
     leafnode_port: int | None = None
@@ -72,6 +76,10 @@ class NatsServerConfig:
             js: dict[str, Any] = {"store_dir": str(self.store_dir / "jetstream")}
             if self.domain:
                 js["domain"] = self.domain
+            if self.jetstream_max_file_store is not None:
+                js["max_file_store"] = self.jetstream_max_file_store
+            if self.jetstream_sync_interval is not None:
+                js["sync_interval"] = self.jetstream_sync_interval
             config["jetstream"] = js
         leafnodes: dict[str, Any] = {}
         if self.leafnode_port is not None:
@@ -84,6 +92,36 @@ class NatsServerConfig:
             config["cluster"] = self.cluster
         config |= self.extra
         return config
+
+
+def leaf_remote(
+    urls: list[str] | str,
+    *,
+    credentials_file: str | None = None,
+    nkey_seed: str | None = None,
+    tls: dict[str, Any] | None = None,
+    deny_exports: list[str] | tuple[str, ...] = (),
+    deny_imports: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One entry of `leafnodes.remotes`: where the leaf connects and as whom.
+
+    credentials_file is a NATS .creds file (JWT + NKey seed), nkey_seed an
+    NKey user seed; tls is the nats-server tls block (ca_file, cert_file,
+    key_file, ...). deny_exports keeps local subjects from being sent to the
+    remote, deny_imports keeps the remote's from coming in.
+    """
+    remote: dict[str, Any] = {"urls": [urls] if isinstance(urls, str) else list(urls)}
+    if credentials_file:
+        remote["credentials"] = credentials_file
+    if nkey_seed:
+        remote["nkey"] = nkey_seed
+    if tls:
+        remote["tls"] = dict(tls)
+    if deny_exports:
+        remote["deny_exports"] = list(deny_exports)
+    if deny_imports:
+        remote["deny_imports"] = list(deny_imports)
+    return remote
 
 
 class NatsServer:
@@ -121,6 +159,8 @@ class NatsServer:
         if self.config.leafnode_port == 0:
             self.config.leafnode_port = free_port(self.config.host)
         self.config_file.write_text(json.dumps(self.config.render(), indent=2))
+        # A leaf remote may carry an NKey seed: the config is for this user only.
+        self.config_file.chmod(0o600)
         log = self.log_file.open("ab")
         try:
             self.process = subprocess.Popen(  # noqa: S603 - fixed binary, our own config
@@ -184,6 +224,13 @@ class NatsServer:
         """A monitoring endpoint as JSON (varz, jsz, leafz, connz...)."""
         with urllib.request.urlopen(f"{self.monitor_url}/{endpoint}", timeout=5) as resp:  # noqa: S310
             return json.loads(resp.read())
+
+    def leaf_connections(self) -> int:
+        """How many leaf node connections are up right now (0 when the server is down)."""
+        try:
+            return len(self.varz("leafz").get("leafs") or [])
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+            return 0
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log_file.exists():

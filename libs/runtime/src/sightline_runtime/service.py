@@ -27,6 +27,7 @@ from sightline_runtime.consumer import EventGuard, Handler, HandlerSpec
 from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
 from sightline_runtime.health_grpc import GrpcHealthServer
 from sightline_runtime.http import Readiness, health_routes
+from sightline_runtime.inbox import Inbox
 from sightline_runtime.logs import configure_logging
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
@@ -94,6 +95,8 @@ class Service:
         self.guard = EventGuard(name, publisher=self.publisher, metrics=self.metrics, directory=directory or _NoDevices(), limits=settings)
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
+        # Opened at start-up when a handler has dedup=True (sightline_runtime.inbox).
+        self._needs_inbox = False
         self._grpc = GrpcHealthServer(name, settings.grpc_health_port) if settings.grpc_health_port else None
         self._status_task: asyncio.Task[None] | None = None
         self._server: uvicorn.Server | None = None
@@ -109,6 +112,10 @@ class Service:
 
     # --- wiring (called from the service's app.py) ---
     def subscribe(self, spec: HandlerSpec[M], handler: Handler[M]) -> None:
+        if spec.dedup:
+            if spec.consumer is None:
+                raise ValueError(f"{spec.name}: dedup=True needs a durable consumer (core NATS events are not redelivered)")
+            self._needs_inbox = True
         guarded = self.guard.wrap(spec, handler)
         title = f"{self.name}.{spec.name}"
         if spec.consumer is not None:
@@ -155,6 +162,16 @@ class Service:
             await self.devices.start()
             self.guard.directory = self.devices
             self.readiness.add("device_registry", lambda: self.devices is not None and self.devices.synced)
+        if self._needs_inbox and self.guard.inbox is None:
+            # A claim older than ack_wait belongs to a delivery JetStream has given up on.
+            self.guard.inbox = await Inbox.open(
+                js,
+                self.name,
+                ttl_s=self.settings.inbox_ttl_s,
+                lease_s=self.settings.ack_wait_s,
+                replicas=self.settings.stream_replicas,
+                instance=self.instance,
+            )
         for hook in self._startup_hooks:
             await hook()
         if self._grpc is not None:

@@ -51,6 +51,10 @@ class LimitsSettings(_Base):
     # Then at most this long for the NATS connection to drain (flush what is
     # buffered); handlers have finished by then, so a short bound suffices.
     drain_timeout_s: int = Field(default=5, ge=1)
+    # Handlers with HandlerSpec(dedup=True) remember handled event ids this
+    # long (sightline_runtime.inbox); it must outlast the longest an edge can
+    # hold and re-send an event, which the JetStream 2-minute window does not.
+    inbox_ttl_s: float = Field(default=14 * 24 * 3600.0, gt=0)
 
 
 class LoggingSettings(_Base):
