@@ -2,12 +2,18 @@
 that publishes the wearer's inputs and receives display updates for its
 own device only. Each input starts a trace; its context rides in the
 message headers, so the whole round trip is one trace.
+
+On an edge node (GlassesAgent.on_edge) it talks only to the glasses' own
+nats-server: inputs and photos go into the edge's outbox and reach the hub
+when the link allows (edge_link), and the status line shows the link and
+the backlog. Without one it is a plain client of the hub (--direct).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,15 +24,23 @@ from nats.aio.client import Client
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
-from sightline.v1.display_pb2 import DisplayUpdate
+from sightline.v1.display_pb2 import DisplayUpdate, HudRegion, Status
 from sightline.v1.input_pb2 import DeviceInput, TextInput
+from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_runtime import subjects
-from sightline_runtime.events import HybridClock, event_headers, new_meta
-from sightline_runtime.streams import GLASSES_UP
+from sightline_runtime.events import HybridClock, event_headers, new_meta, now_timestamp
+from sightline_runtime.streams import GLASSES_UP, photo_object_name
 from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context, inject_headers
 
 from sightline_glasses.audio import AudioUplink, read_wav
+from sightline_glasses.edge import EdgeNode
+from sightline_glasses.edge_link import EdgeLink
+from sightline_glasses.hud.layout import default_bounds
 from sightline_glasses.hud_state import HudState
+from sightline_glasses.link_status import LinkState
+from sightline_glasses.photo_upload import Progress, put_object
+from sightline_glasses.photos import PhotoError, check_photo, check_photo_id
+from sightline_glasses.settings import EdgeSettings
 
 PRODUCER = "glasses"
 log = logging.getLogger(__name__)
@@ -42,6 +56,8 @@ class GlassesAgent:
         connect_options: dict[str, Any] | None = None,
         max_update_bytes: int = 1 << 20,
         connect_timeout_s: float = 10.0,
+        edge: EdgeNode | None = None,
+        settings: EdgeSettings | None = None,
     ) -> None:
         self.device_id = subjects.check_device_id(device_id)
         self.nats_url = nats_url
@@ -59,6 +75,16 @@ class GlassesAgent:
         self.display_listeners: list[Callable[[DisplayUpdate], None]] = []
         # Called with (photo_id, content_type, data) for each photo taken, so labels can be drawn over it.
         self.photo_listeners: list[Callable[[str, str, bytes], None]] = []
+        # On an edge node: the outbox, photo uploader and link monitor.
+        self.settings = settings or (edge.settings if edge is not None else EdgeSettings())
+        self.edge_link = EdgeLink(edge) if edge is not None else None
+        # Called with the photo id once the hub has a photo (edge mode).
+        self.upload_listeners: list[Callable[[str], None]] = []
+
+    @classmethod
+    def on_edge(cls, edge: EdgeNode, **options: Any) -> GlassesAgent:
+        """An agent that talks only to the glasses' own (started) edge node."""
+        return cls(edge.device_id, edge.url, edge=edge, **options)
 
     async def connect(self) -> GlassesAgent:
         # The first connection is bounded so a wrong URL fails fast; once up,
@@ -72,7 +98,12 @@ class GlassesAgent:
         } | self.connect_options
         self.nc = await asyncio.wait_for(nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **options), self.connect_timeout_s)
         self._sub = await self.nc.subscribe(subjects.down_display(self.device_id), cb=self._on_display)
-        self.online = True
+        if self.edge_link is None:
+            self.online = True
+        else:
+            # The connection is local; online means the edge's leaf link to the hub.
+            await self.edge_link.start(self.nc, show=self._show_status, on_change=self._on_link_change, on_uploaded=self._on_uploaded)
+            self.online = self.edge_link.online
         return self
 
     # A flaky link is normal for glasses: one line per event, no tracebacks.
@@ -84,10 +115,12 @@ class GlassesAgent:
         log.info("link down", extra={"device_id": self.device_id})
 
     async def _on_reconnected(self) -> None:
-        self.online = True
+        self.online = True if self.edge_link is None else self.edge_link.online
         log.info("link up", extra={"device_id": self.device_id})
 
     async def close(self) -> None:
+        if self.edge_link is not None:
+            await self.edge_link.stop()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.drain()
 
@@ -110,11 +143,101 @@ class GlassesAgent:
             kind=SpanKind.PRODUCER,
             attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.event_id": event.meta.event_id},
         ):
+            if self.edge_link is not None:
+                # Into the edge outbox: stored locally now, on the hub when the link allows.
+                await self.edge_link.send(subjects.up_input(self.device_id), event)
+                return event.meta.event_id
             headers = inject_headers(event_headers(event))
             await self.nc.jetstream().publish(
                 subjects.up_input(self.device_id), event.SerializeToString(), headers=headers, stream=GLASSES_UP.name
             )
         return event.meta.event_id
+
+    # --- camera ---
+    async def send_photo(
+        self, data: bytes, *, content_type: str | None = None, photo_id: str | None = None, target_language: str = ""
+    ) -> str:
+        """Take a photo: check it is a real JPEG/PNG within the limits (else
+        PhotoError), show it locally, and send it up: on an edge node into the
+        outbox (uploaded when the link allows), otherwise straight to the
+        hub's object store. Returns the photo id."""
+        assert self.nc is not None, "connect() first"
+        photo = check_photo(data, max_bytes=self.settings.photo_max_bytes, max_pixels=self.settings.photo_max_pixels)
+        if content_type and content_type != photo.content_type:
+            raise PhotoError(f"the photo is {photo.content_type}, not {content_type}")
+        photo_id = check_photo_id(photo_id or uuid.uuid4().hex)
+        notice = PhotoCaptured(
+            meta=new_meta(self.device_id, PRODUCER, seq=self._seq.next("photo")),
+            photo_id=photo_id,
+            content_type=photo.content_type,
+            size_bytes=len(photo.data),
+            sha256=photo.sha256,
+            target_language=target_language,
+        )
+        notice.captured_at.CopyFrom(now_timestamp())
+        with self.tracer.start_as_current_span(
+            "glasses.photo.capture",
+            kind=SpanKind.PRODUCER,
+            attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.photo_id": photo_id, "sightline.event_id": notice.meta.event_id},
+        ):
+            if self.edge_link is not None:
+                await self.edge_link.capture(notice, photo.data)
+            else:
+                await self._upload_directly(notice, photo.data)
+        self.photo_taken(photo_id, photo.content_type, photo.data)
+        return photo_id
+
+    async def _upload_directly(self, notice: PhotoCaptured, data: bytes) -> None:
+        """Without an edge: object first, then its notice, so vision never sees a notice before its photo."""
+        assert self.nc is not None
+        js = self.nc.jetstream()
+
+        async def in_memory(progress: Progress) -> None:
+            return None
+
+        name = photo_object_name(self.device_id, notice.photo_id)
+        await put_object(
+            js,
+            self.settings.photo_bucket,
+            name,
+            data,
+            chunk_bytes=self.settings.photo_chunk_bytes,
+            progress=Progress.fresh(),
+            save=in_memory,
+        )
+        headers = inject_headers(event_headers(notice))
+        await js.publish(subjects.up_photo(self.device_id), notice.SerializeToString(), headers=headers, stream=GLASSES_UP.name)
+
+    # --- the edge link ---
+    @property
+    def queued(self) -> int:
+        """Up-link events and photos the hub does not have yet (0 without an edge)."""
+        return self.edge_link.queued if self.edge_link is not None else 0
+
+    async def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until the hub has everything this edge queued; False on timeout."""
+        return True if self.edge_link is None else await self.edge_link.wait_drained(timeout_s)
+
+    def _on_link_change(self, state: LinkState) -> None:
+        if state.online != self.online:
+            log.info("hub link %s", "up" if state.online else "down", extra={"device_id": self.device_id, "queued": state.queued})
+        self.online = state.online
+
+    def _on_uploaded(self, notice: PhotoCaptured) -> None:
+        self._notify(self.upload_listeners, notice.photo_id)
+
+    async def _show_status(self, state: LinkState) -> None:
+        """The status line is drawn here, on the glasses: the hub cannot tell them it is unreachable."""
+        update = DisplayUpdate(
+            meta=new_meta(self.device_id, PRODUCER),
+            region=HudRegion.HUD_REGION_STATUS,
+            region_version=self._seq.next("status"),
+            status=Status(online=state.online, queued=state.queued),
+        )
+        update.bounds.CopyFrom(default_bounds(HudRegion.HUD_REGION_STATUS))
+        if self.hud.accept(update):
+            await self._updates.put(update)
+            self._notify(self.display_listeners, update)
 
     def _meta(self):
         return new_meta(self.device_id, PRODUCER, seq=self._seq.next("input"))
