@@ -158,6 +158,7 @@ class AsrHandlers:
             emit_failure=self._emit_failure,
             notify=self._notify,
             spawn=self._spawn,
+            tail_pad_ms=self.settings.asr_tail_pad_ms,
         )
         self.streams[device] = stream
         while len(self.streams) > self.settings.asr_max_streams:

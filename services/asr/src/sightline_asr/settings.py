@@ -37,6 +37,8 @@ class AsrSettings(ServiceSettings):
     # Silence after which a speculative final starts, so the final is ready
     # when the hangover confirms the end (wasted if speech resumes).
     asr_candidate_ms: int = Field(default=96, ge=32)
+    # Zeros appended after the audio of each inference (see stream.py).
+    asr_tail_pad_ms: int = Field(default=160, ge=0, le=1000)
     # Audio kept before the detected onset (the VAD reacts a window late).
     asr_preroll_ms: int = Field(default=256, ge=0)
     # Utterances with less voiced audio than this are dropped (clicks, coughs).

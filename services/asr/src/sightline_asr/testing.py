@@ -4,6 +4,7 @@ a missing tool raises (tests must fail loudly, never skip)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import wave
@@ -99,3 +100,21 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int = RATE, channels: int = 1, 
         wav.setframerate(rate)
         wav.writeframes(pcm.tobytes())
     return path
+
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_NUMBERS = dict(enumerate(f"{_ONES} seventeen eighteen nineteen twenty".split(" ")))
+
+
+def normalize(text: str) -> str:
+    """Lower case, digits as words, no punctuation: how WER is scored here."""
+    words = []
+    for word in re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split():
+        words.append(_NUMBERS.get(int(word), word) if word.isdigit() else word.strip("'"))
+    return " ".join(w for w in words if w)
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    import jiwer  # noqa: PLC0415 - a test and benchmark dependency only
+
+    return float(jiwer.wer(" ".join(normalize(r) for r in references), " ".join(normalize(h) for h in hypotheses)))
