@@ -1,0 +1,105 @@
+"""Fixtures for the edge and chaos tests (imported by their conftest files):
+a hub with JetStream domain "hub" and a leafnode port, services run
+in-process against it, and edges started on demand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import nats
+import pytest
+from sightline.v1.input_pb2 import DeviceInput
+from sightline_glasses.edge import EdgeNode
+from sightline_glasses.settings import EdgeSettings
+from sightline_runtime import streams
+from sightline_runtime.consumer import HandlerSpec
+from sightline_runtime.devices import DeviceRegistry
+from sightline_runtime.processes import free_port
+from sightline_runtime.service import Service
+from sightline_runtime.settings import ServiceSettings
+from sightline_vision.app import create_service as create_vision
+from sightline_vision.settings import VisionSettings
+
+from tests.edge.helpers import Seen
+
+# The hub-side view: a consumer of the durable up-link with application-level dedup.
+VIEW_INPUTS = streams.ConsumerSpec(stream=streams.GLASSES_UP, durable="uplinkview-inputs", filter_subject="glasses.*.up.input")
+
+
+@pytest.fixture
+def hub(nats_server_factory):
+    return nats_server_factory("hub", domain="hub", leafnode_port=0)
+
+
+@pytest.fixture
+async def hub_nc(hub):
+    client = await nats.connect(hub.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def provision(hub_nc) -> Callable[[str], Awaitable[None]]:
+    """What `sightline devices add` (and the local stack's glasses) do at the hub."""
+
+    async def add(device: str) -> None:
+        js = hub_nc.jetstream()
+        await streams.ensure_stream(js, streams.GLASSES_UP)
+        await DeviceRegistry(js).add(device)
+        await streams.ensure_uplink_source(js, device)
+
+    return add
+
+
+@pytest.fixture
+async def run_service() -> AsyncIterator[Callable[[Service], Awaitable[Service]]]:
+    running: list[tuple[Service, asyncio.Task[bool]]] = []
+
+    async def start(service: Service, timeout_s: float = 30.0) -> Service:
+        task = asyncio.create_task(service.serve())
+        async with asyncio.timeout(timeout_s):
+            while not service.started:
+                if task.done():
+                    raise RuntimeError(f"{service.name} failed to start")
+                await asyncio.sleep(0.02)
+        running.append((service, task))
+        return service
+
+    yield start
+    for service, task in reversed(running):
+        service.stop()
+        await asyncio.wait_for(task, 60)
+
+
+@pytest.fixture
+async def vision(hub, run_service) -> Service:
+    settings = VisionSettings(nats_url=hub.url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING")
+    return await run_service(create_vision(settings))
+
+
+@pytest.fixture
+async def view(hub, run_service) -> Seen:
+    """A hub service consuming GLASSES_UP inputs with dedup=True; returns what it saw."""
+    seen = Seen()
+    settings = ServiceSettings(nats_url=hub.url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING")
+    service = Service("uplinkview", settings, streams=[streams.GLASSES_UP])
+    service.subscribe(HandlerSpec("inputs", DeviceInput, consumer=VIEW_INPUTS, dedup=True), seen.handle)
+    seen.service = await run_service(service)
+    return seen
+
+
+@pytest.fixture
+def edge_factory(tmp_path: Path):
+    """Start edges (glasses' nats-servers) with their store under tmp_path/edge/<device>."""
+    started: list[EdgeNode] = []
+
+    def start(device: str, leaf_url: str, **settings) -> EdgeNode:
+        edge = EdgeNode(device, tmp_path / "edge" / device, settings=EdgeSettings(**settings), leaf_urls=[leaf_url])
+        started.append(edge)
+        return edge.start()
+
+    yield start
+    for edge in started:
+        edge.stop()
