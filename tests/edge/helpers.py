@@ -27,7 +27,8 @@ from sightline_runtime.processes import free_port
 def make_photo(seed: int, *, kind: str = "jpeg", size: tuple[int, int] = (320, 240)) -> bytes:
     """A real, distinct photo: noise plus a seeded drawing, encoded by Pillow."""
     rng = random.Random(seed)
-    image = Image.effect_noise(size, 40 + seed % 30).convert("RGB")
+    # Seeded noise (Pillow's effect_noise is not seedable): same seed, same bytes.
+    image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
     draw = ImageDraw.Draw(image)
     for _ in range(6):
         x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])

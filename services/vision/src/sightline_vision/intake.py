@@ -103,7 +103,10 @@ class PhotoIntake:
         data = bytes(result.data)
         if len(data) != notice.size_bytes or hashlib.sha256(data).digest() != notice.sha256:
             raise refuse(ErrorCode.ERROR_CODE_INVALID, f"photo {name!r} does not match the size and SHA-256 of its notice")
-        size = image_size(data, notice.content_type, max_pixels=self.settings.photo_max_pixels)
+        try:
+            size = image_size(data, notice.content_type, max_pixels=self.settings.photo_max_pixels)
+        except EventRejected as err:
+            raise refuse(err.code, f"photo {name!r}: {err}") from None
 
         stored = PhotoStored(
             meta=EventMeta(
