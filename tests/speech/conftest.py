@@ -144,3 +144,23 @@ async def transcripts(url: str) -> AsyncIterator[TranscriptLog]:
         yield log
     finally:
         await client.drain()
+
+
+async def stored(js, stream: str, subject: str, *, idle_s: float = 0.5) -> list:
+    """Every message `stream` holds on `subject` (read until none arrives for idle_s)."""
+    from nats.js.api import ConsumerConfig, DeliverPolicy  # noqa: PLC0415
+
+    sub = await js.subscribe(subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL), ordered_consumer=True)
+    got = []
+    try:
+        while True:
+            try:
+                got.append(await sub.next_msg(timeout=idle_s))
+            except nats.errors.TimeoutError:
+                return got
+    finally:
+        await sub.unsubscribe()
+
+
+def metric(service: Service, name: str, **labels: str) -> float:
+    return service.metrics.registry.get_sample_value(name, labels) or 0.0
