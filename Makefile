@@ -8,7 +8,7 @@ export SIGHTLINE_TEST_POSTGRES_DSN ?= postgresql://postgres@127.0.0.1:5432/test
 
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 
-.PHONY: help install system-deps demo up test test-fast lint format contracts bench clean
+.PHONY: help install system-deps demo up test test-fast lint format contracts bench screenshots clean
 
 help:
 	@echo "make demo       install everything, then run the local stack (sightline up)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint       ruff + buf lint + contract drift check"
 	@echo "make contracts  regenerate libs/contracts from proto/"
 	@echo "make bench      run the benchmarks in bench/ and write bench/results/"
+	@echo "make screenshots  refresh docs/images/ from the HUD browser test"
 
 install: system-deps $(STAMP)
 
@@ -56,6 +57,9 @@ contracts: install
 
 bench: install
 	$(BIN)/python -m bench
+
+screenshots: install
+	SIGHTLINE_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/e2e/test_hud_browser.py
 
 clean:
 	rm -rf $(VENV) .sightline .pytest_cache .ruff_cache
