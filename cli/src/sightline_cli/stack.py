@@ -37,6 +37,8 @@ class StackInfo:
     supervisor_pid: int
     started_at: str
     services: dict[str, ServiceEntry] = field(default_factory=dict)
+    # Where the glasses' edge nodes connect (nats-leaf://); empty in an older stack.json.
+    leafnode_url: str = ""
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STACK_FILE

@@ -90,6 +90,8 @@ class Supervisor:
             port=pick_port(self.nats_port),
             monitor_port=pick_port(8222),
             domain="hub",
+            # The glasses' edge nodes connect here as leaf nodes (sightline glasses).
+            leafnode_port=pick_port(7422),
             # Audio frames of one device always reach the same asr replica.
             extra={"mappings": partitions.nats_mappings()},
         )
@@ -119,6 +121,7 @@ class Supervisor:
         self.info = StackInfo(
             nats_url=self.nats.url,
             nats_monitor_url=self.nats.monitor_url,
+            leafnode_url=self.nats.leafnode_url,
             state_dir=str(self.state_dir.resolve()),
             supervisor_pid=os.getpid(),
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

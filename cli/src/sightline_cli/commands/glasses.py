@@ -1,4 +1,10 @@
-"""`sightline glasses`: a simulated pair of glasses."""
+"""`sightline glasses`: a simulated pair of glasses.
+
+By default the glasses run as an edge node, as real ones do: their own
+nats-server (a leaf of the hub, store under <state dir>/edge/<device>) that
+keeps inputs and photos while the link is down and sends them when it is
+back. --direct connects straight to the hub instead (quick tests).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,28 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import nats
 import typer
+from sightline.v1.display_pb2 import HudRegion
 from sightline_glasses.agent import GlassesAgent
 from sightline_glasses.audio import AudioFileError, read_wav
+from sightline_glasses.edge import EdgeBusy, EdgeNode, edge_store_dir
 from sightline_glasses.hud import HudServer
+from sightline_glasses.photo_upload import HubUnreachable, PhotoStoreFull
+from sightline_glasses.photos import Photo, PhotoError, read_photo
+from sightline_glasses.settings import EdgeSettings
+from sightline_glasses.uplink import UplinkFull
+from sightline_runtime import streams
 from sightline_runtime.devices import DeviceRegistry, is_active
+from sightline_runtime.natsserver import NatsServerError
 from sightline_runtime.subjects import InvalidDeviceId, check_device_id
 from sightline_runtime.telemetry import make_tracer_provider
 
 from sightline_cli.console import DEFAULT_STATE, StateDir, err, fail, out, server_url
 from sightline_cli.render import update_json, update_panel
+from sightline_cli.stack import StackInfo
 
 
 def glasses(
@@ -39,6 +55,15 @@ def glasses(
     ] = None,
     source_language: Annotated[str, typer.Option("--from", help="Language spoken in the --say files.")] = "en",
     target_language: Annotated[str, typer.Option("--to", help="Language to caption the speech in: zh, es or en.")] = "",
+    photo: Annotated[list[Path] | None, typer.Option("--photo", "-p", help="JPEG or PNG to take as a photo (repeatable).")] = None,
+    direct: Annotated[bool, typer.Option("--direct", help="No edge node: connect straight to the hub (quick tests).")] = False,
+    leaf_url: Annotated[
+        str | None,
+        typer.Option(help="The hub's leafnode URL; default: the local stack's, else the --server host on port 7422."),
+    ] = None,
+    drain_timeout: Annotated[
+        float, typer.Option(min=0, help="Before exiting, wait this long for queued inputs and photos to reach the hub.")
+    ] = 10.0,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Run a simulated pair of glasses: send inputs, print the display updates that come back."""
@@ -54,7 +79,10 @@ def glasses(
         except AudioFileError as exc:
             raise fail(str(exc), 2) from None
     speech = Speech(files=say or [], source=source_language, target=target_language)
+    settings = EdgeSettings()
+    photos = _read_photos(photo or [], settings)
     url, local = server_url(server, state_dir)
+    edge = None if direct else EdgeOptions(store_dir=edge_store_dir(state_dir, device), leaf_url=_leaf_url(leaf_url, url, local, state_dir))
     # The HUD page is for a person watching; --jsonl is for scripts, which get no port opened unasked.
     serve_hud = (not jsonl) if hud is None else hud
     page_port = hud_port if serve_hud else None
@@ -69,10 +97,60 @@ def glasses(
             idle_timeout=idle_timeout,
             hud_port=page_port,
             speech=speech,
+            photos=photos,
+            edge=edge,
+            settings=settings,
+            drain_timeout=drain_timeout,
         )
     )
-    if received == 0:
+    expects_reply = bool(text or say) or edge is None
+    if edge is not None and received.queued:
+        where = "the link to the hub is down" if not received.online else "the hub has not taken them (is this device provisioned there?)"
+        raise fail(
+            f"cannot reach NATS hub at {edge.leaf_url}: {where}; {received.queued} input(s)/photo(s) stay queued in "
+            f"{edge.store_dir} and are sent the next time these glasses run"
+        )
+    if expects_reply and received.updates == 0:
         raise fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
+
+
+@dataclass(frozen=True)
+class EdgeOptions:
+    store_dir: Path
+    leaf_url: str
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a run saw: display updates from the hub, and what it left queued on the edge."""
+
+    updates: int
+    queued: int = 0
+    online: bool = True
+
+
+def _read_photos(paths: list[Path], settings: EdgeSettings) -> list[tuple[Path, Photo]]:
+    """Check every --photo before anything starts: a bad file is a usage error (exit 2)."""
+    photos = []
+    for path in paths:
+        try:
+            photos.append((path, read_photo(path, max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)))
+        except PhotoError as exc:
+            raise fail(str(exc), 2) from None
+    return photos
+
+
+def _leaf_url(explicit: str | None, hub_url: str, local: bool, state_dir: Path) -> str:
+    if explicit:
+        return explicit
+    if local:
+        leaf = StackInfo.read(state_dir).leafnode_url
+        if not leaf:
+            raise fail("the running stack opened no leafnode port (started by an older sightline): restart `sightline up`, or use --direct")
+        return leaf
+    # The hub's leafnode port is 7422 by convention (deploy/nats, NATS' default).
+    host = urlsplit(hub_url if "://" in hub_url else f"nats://{hub_url}").hostname or "127.0.0.1"
+    return f"nats-leaf://{host}:7422"
 
 
 # Caption languages the translation engines serve ("" = captions in the spoken language only).
@@ -104,35 +182,109 @@ async def _glasses(
     idle_timeout: float,
     hud_port: int | None = None,
     speech: Speech | None = None,
-) -> int:
+    photos: list[tuple[Path, Photo]] | None = None,
+    edge: EdgeOptions | None = None,
+    settings: EdgeSettings | None = None,
+    drain_timeout: float = 10.0,
+) -> Received:
     provider = make_tracer_provider("glasses", instance=device)
+    settings = settings or EdgeSettings()
     try:
-        async with GlassesAgent(device, url, tracer_provider=provider) as agent, _hud_page(agent, hud_port, jsonl=jsonl):
+        async with contextlib.AsyncExitStack() as running:
+            if edge is None:
+                agent = GlassesAgent(device, url, tracer_provider=provider, settings=settings)
+            else:
+                node = await _start_edge(device, edge, settings)
+                running.callback(node.stop)
+                agent = GlassesAgent.on_edge(node, tracer_provider=provider)
+            await running.enter_async_context(agent)
+            await running.enter_async_context(_hud_page(agent, hud_port, jsonl=jsonl))
             if local:
-                await _provision_locally(agent, device)
+                await (_provision_at_hub(url, device) if edge is not None else _provision_locally(agent, device))
+            await _take_photos(agent, photos or [])
             for item in texts:
                 await agent.send_text(item, language=language)
             # Speech plays while captions are printed; the idle timeout counts only once it is over.
             speaking = asyncio.create_task(_speak(agent, speech)) if speech and speech.files else None
-            received = 0
-            while True:
-                spoken = speaking is None or speaking.done()
-                async for update in agent.updates(idle_timeout):
-                    received += 1
-                    if jsonl:
-                        sys.stdout.write(update_json(update) + "\n")
-                        sys.stdout.flush()
-                    else:
-                        out.print(update_panel(update))
-                if spoken:
-                    break
+            received = await _show_updates(agent, speaking, idle_timeout=idle_timeout, jsonl=jsonl, drain_timeout=drain_timeout)
             if speaking is not None:
                 await speaking
-            return received
+            return Received(updates=received, queued=agent.queued, online=agent.online)
     except (OSError, nats.errors.NoServersError) as exc:
         raise fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
+    except (PhotoError, PhotoStoreFull, UplinkFull, HubUnreachable) as exc:
+        raise fail(str(exc)) from None
     finally:
         provider.shutdown()
+
+
+async def _take_photos(agent: GlassesAgent, photos: list[tuple[Path, Photo]]) -> None:
+    agent.upload_listeners.append(lambda photo_id: err.print(f"[dim]photo {photo_id} is on the hub[/dim]"))
+    for path, photo in photos:
+        photo_id = await agent.send_photo(photo.data, content_type=photo.content_type)
+        err.print(f"[dim]took photo {path.name} ({photo.width}x{photo.height}) as {photo_id}[/dim]")
+
+
+async def _show_updates(
+    agent: GlassesAgent, speaking: asyncio.Task[None] | None, *, idle_timeout: float, jsonl: bool, drain_timeout: float
+) -> int:
+    """Print display updates until none came for idle_timeout (and speech is over);
+    returns how many came from the hub."""
+    received = 0
+    drain_until = asyncio.get_running_loop().time() + drain_timeout
+    while True:
+        spoken = speaking is None or speaking.done()
+        async for update in agent.updates(idle_timeout):
+            # The status line is drawn by the glasses themselves, not sent by the hub.
+            received += update.region != HudRegion.HUD_REGION_STATUS
+            if jsonl:
+                sys.stdout.write(update_json(update) + "\n")
+                sys.stdout.flush()
+            else:
+                out.print(update_panel(update))
+        if not spoken:
+            continue
+        # Queued inputs may yet bring replies: wait for them to reach the hub, then listen again.
+        remaining = drain_until - asyncio.get_running_loop().time()
+        if agent.queued and remaining > 0:
+            err.print(f"[dim]waiting up to {remaining:.0f}s for {agent.queued} queued item(s) to reach the hub…[/dim]")
+            if await agent.wait_drained(remaining):
+                continue
+        return received
+
+
+async def _start_edge(device: str, options: EdgeOptions, settings: EdgeSettings) -> EdgeNode:
+    """Start the glasses' own nats-server and give the leaf link a moment to come up
+    (it need not: the glasses work offline and send everything later)."""
+    grace = settings.status_boot_grace_s
+    # This wait is the boot grace: after it, a link still down shows on the HUD at once.
+    settings = settings.model_copy(update={"status_boot_grace_s": 0.0})
+    node = EdgeNode(device, options.store_dir, settings=settings, leaf_urls=[options.leaf_url])
+    try:
+        await asyncio.to_thread(node.start)
+    except EdgeBusy as exc:
+        raise fail(str(exc)) from None
+    except NatsServerError as exc:
+        raise fail(f"the edge nats-server did not start: {exc}") from None
+    await node.wait_leaf(grace)
+    return node
+
+
+async def _provision_at_hub(url: str, device: str) -> None:
+    """Dev convenience for the local stack only, with the stack's own access:
+    provision the device and have the hub source its edge up-link (idempotent).
+    Done after the edge has its outbox, so the hub's source starts at once."""
+    nc = await asyncio.wait_for(nats.connect(url, name="sightline-cli", connect_timeout=2), 10)
+    try:
+        js = nc.jetstream()
+        registry = DeviceRegistry(js)
+        if not is_active(await registry.get(device)):
+            await registry.add(device)
+            err.print(f"[dim]provisioned device {device!r} in the local stack's registry[/dim]")
+        await streams.ensure_stream(js, streams.GLASSES_UP)
+        await streams.ensure_uplink_source(js, device)
+    finally:
+        await nc.drain()
 
 
 async def _provision_locally(agent: GlassesAgent, device: str) -> None:
