@@ -56,7 +56,12 @@ def with_gaps(items: list[Spoken], gap_s: float = 0.8, lead_s: float = 0.3) -> n
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory):
     server = NatsServer(
-        NatsServerConfig(store_dir=tmp_path_factory.mktemp("hub"), name="hub", extra={"mappings": partitions.nats_mappings()})
+        NatsServerConfig(
+            store_dir=tmp_path_factory.mktemp("hub"),
+            name="hub",
+            leafnode_port=0,  # glasses run as edge nodes, leaves of the hub
+            extra={"mappings": partitions.nats_mappings()},
+        )
     ).start()
     yield server
     server.stop()

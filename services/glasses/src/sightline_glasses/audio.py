@@ -3,16 +3,16 @@
 Audio leaves the glasses as 16 kHz mono signed 16-bit PCM in 20-40 ms
 frames on `glasses.<device>.up.audio` (core NATS: raw audio is never
 stored), at real-time pace as a microphone would deliver it. A WAV of any
-rate, channel count and integer sample width is converted first (channels
-averaged, resampled with soxr); anything that is not a readable PCM WAV
-raises AudioFileError with the reason.
+rate, channel count and sample format (8/16/24/32-bit integer, 32/64-bit
+float, plain or extensible header) is converted first (channels averaged,
+resampled with soxr); anything else raises AudioFileError with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -31,26 +31,61 @@ class AudioFileError(ValueError):
     """The file is not a WAV this up-link can read."""
 
 
+# WAVE format tags: integer PCM, IEEE float, and the extensible header that
+# carries one of those in its sub-format (sox writes it for 8/24/32-bit files).
+PCM, FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+
+
 def read_wav(path: str | Path) -> np.ndarray:
     """The file's audio as 16 kHz mono int16."""
     path = Path(path)
     if not path.is_file():
         raise AudioFileError(f"{path}: no such file")
     try:
-        with wave.open(str(path), "rb") as wav:
-            channels, width, rate, count = wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes()
-            data = wav.readframes(count)
-    except (wave.Error, EOFError) as err:
-        raise AudioFileError(f"{path}: not a readable PCM WAV file ({err or 'it ends early'})") from None
-    if channels < 1 or rate < 1000:
-        raise AudioFileError(f"{path}: implausible WAV header ({channels} channels at {rate} Hz)")
-    if len(data) < count * channels * width:
-        raise AudioFileError(f"{path}: truncated: the header promises {count} frames, the file holds {len(data) // (channels * width)}")
-    return to_pcm16k(decode_pcm(data, width).reshape(-1, channels), rate)
+        samples, rate = parse_wav(path.read_bytes())
+    except AudioFileError as err:
+        raise AudioFileError(f"{path}: {err}") from None
+    return to_pcm16k(samples, rate)
 
 
-def decode_pcm(data: bytes, width: int) -> np.ndarray:
-    """Interleaved little-endian PCM of `width` bytes per sample as float32 in [-1, 1]."""
+def parse_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """(frames x channels float32 in [-1, 1], sample rate) of a RIFF/WAVE file.
+    Python's wave module reads neither float nor extensible WAVs, hence this."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise AudioFileError("not a readable PCM WAV file (no RIFF/WAVE header)")
+    fmt: tuple[int, int, int, int] | None = None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset : offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        body = data[offset + 8 : offset + 8 + size]
+        if chunk == b"fmt ":
+            if len(body) < 16:
+                raise AudioFileError("not a readable PCM WAV file (short fmt chunk)")
+            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
+            if tag == EXTENSIBLE and len(body) >= 26:
+                tag = struct.unpack_from("<H", body, 24)[0]  # first bytes of the sub-format GUID
+            fmt = (tag, channels, rate, bits)
+        elif chunk == b"data":
+            if fmt is None:
+                raise AudioFileError("not a readable PCM WAV file (data before fmt)")
+            tag, channels, rate, bits = fmt
+            if tag not in (PCM, FLOAT) or (tag == FLOAT and bits not in (32, 64)) or bits not in (8, 16, 24, 32, 64):
+                raise AudioFileError(f"not a readable PCM WAV file (format {tag:#06x}, {bits} bits: use integer PCM or float)")
+            if channels < 1 or rate < 1000:
+                raise AudioFileError(f"implausible WAV header ({channels} channels at {rate} Hz)")
+            width = bits // 8
+            if len(body) < size:
+                raise AudioFileError(f"truncated: the header promises {size} bytes of audio, the file holds {len(body)}")
+            usable = len(body) - len(body) % (width * channels)
+            return decode_pcm(body[:usable], width, floating=tag == FLOAT).reshape(-1, channels), rate
+        offset += 8 + size + (size & 1)  # chunks are word-aligned
+    raise AudioFileError("not a readable PCM WAV file (no audio data)" if fmt else "not a readable PCM WAV file (no fmt chunk)")
+
+
+def decode_pcm(data: bytes, width: int, *, floating: bool = False) -> np.ndarray:
+    """Interleaved little-endian samples of `width` bytes as float32 in [-1, 1]."""
+    if floating:
+        return np.frombuffer(data, dtype="<f4" if width == 4 else "<f8").astype(np.float32)
     if width == 1:  # 8-bit WAV is unsigned
         return (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     if width == 2:
