@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from sightline_cli.commands import devices, glasses, stack
+from sightline_cli.commands import devices, glasses, glossary, stack
 
 app = typer.Typer(help="Sightline — the open backend for AI glasses.", no_args_is_help=True, add_completion=False)
 app.command()(stack.up)
 app.command()(stack.status)
 app.command()(glasses.glasses)
 app.add_typer(devices.app, name="devices")
+app.add_typer(glossary.app, name="glossary")

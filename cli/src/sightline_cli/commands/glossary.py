@@ -13,6 +13,9 @@ from typing import Annotated
 import nats
 import typer
 from rich.table import Table
+from sightline_runtime.glossary import GlossaryError, GlossaryStore
+from sightline_runtime.languages import InvalidLanguage
+from sightline_runtime.subjects import InvalidDeviceId
 
 from sightline_cli.console import DEFAULT_STATE, Server, StateDir, fail, out, server_url
 
@@ -23,25 +26,18 @@ Target = Annotated[str, typer.Option("--to", help="Language of the translation (
 
 
 async def _with_glossary(server: str | None, state_dir: Path, action):
-    # Imported here: only this command needs the translation package.
-    from sightline_translation.glossary import Glossary  # noqa: PLC0415
-
     url, _ = server_url(server, state_dir)
     try:
         nc = await asyncio.wait_for(nats.connect(url, name="sightline-cli", connect_timeout=2), 10)
     except (OSError, nats.errors.NoServersError) as exc:
         raise fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
     try:
-        return await action(Glossary(nc.jetstream()))
+        return await action(GlossaryStore(nc.jetstream()))
     finally:
         await nc.drain()
 
 
 def _run(server: str | None, state_dir: Path, action):
-    from sightline_runtime.subjects import InvalidDeviceId  # noqa: PLC0415
-    from sightline_translation.glossary import GlossaryError  # noqa: PLC0415
-    from sightline_translation.languages import InvalidLanguage  # noqa: PLC0415
-
     try:
         return asyncio.run(_with_glossary(server, state_dir, action))
     except (GlossaryError, InvalidLanguage, InvalidDeviceId) as exc:

@@ -1,12 +1,10 @@
 """Per-device glossary: terms the wearer wants translated their way
 ("Sightline" stays "Sightline", "glasses" is "gafas" not "vasos").
 
-Entries are GlossaryEntry protobufs in the JetStream KV bucket "glossary",
-keyed `<device>.<source>.<target>.<base64url(casefolded term)>` so any
-term (spaces, CJK, dots) makes a valid, token-safe key and a device's
-entries can be listed by prefix. The service mirrors the bucket through a
-KV watch, like the device registry: applying the glossary costs a regex,
-never a KV round trip.
+Storage (keys, validation, add/remove/list) is sightline_runtime.glossary,
+shared with the CLI. The service mirrors the bucket through a KV watch,
+like the device registry: applying the glossary costs a regex, never a KV
+round trip.
 
 How a term overrides the engine, for every engine alike: before
 translation each glossary term in the text is replaced by a placeholder
@@ -21,22 +19,18 @@ how the engine translated the term in context, which none of them says.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError
 from sightline.v1.translation_pb2 import GlossaryEntry
-from sightline_runtime.streams import GLOSSARY, ensure_bucket
-from sightline_runtime.subjects import DEVICE_ID_PATTERN, check_device_id
+from sightline_runtime.glossary import GlossaryError, GlossaryStore, entry_key, parse_entry, term_key, validate_entry
 
 from sightline_translation.engines import PLACEHOLDER
-from sightline_translation.languages import Pair, primary
+from sightline_translation.languages import Pair
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +39,6 @@ MAX_TRANSLATION_CHARS = 200
 MAX_TERMS_PER_TEXT = 100
 # Letters and digits of Latin scripts: a term made of them matches whole words only.
 _LATIN = r"0-9A-Za-z\u00c0-\u024f"
-
-
-class GlossaryError(ValueError):
-    pass
-
-
-def term_key(term: str) -> str:
-    return base64.urlsafe_b64encode(term.strip().casefold().encode()).decode().rstrip("=")
-
-
-def entry_key(device_id: str, pair: Pair, term: str) -> str:
-    return f"{check_device_id(device_id)}.{pair.source}.{pair.target}.{term_key(term)}"
 
 
 def neutralise(text: str) -> str:
@@ -113,55 +95,16 @@ class _Matcher:
         return Protected(self.regex.sub(replace, text), tuple(slots))
 
 
-def validate_entry(device_id: str, source: str, target: str, term: str, translation: str) -> tuple[Pair, GlossaryEntry]:
-    check_device_id(device_id)
-    pair = Pair(primary(source), primary(target))
-    if pair.source == pair.target:
-        raise GlossaryError("source and target language are the same")
-    term, translation = term.strip(), translation.strip()
-    if not term or not translation:
-        raise GlossaryError("term and translation must not be empty")
-    if len(term) > MAX_TERM_CHARS or len(translation) > MAX_TRANSLATION_CHARS:
-        raise GlossaryError(f"term is limited to {MAX_TERM_CHARS} and translation to {MAX_TRANSLATION_CHARS} characters")
-    if any(not ch.isprintable() for ch in term + translation) or PLACEHOLDER.search(term + translation) or "⟦" in term + translation:
-        raise GlossaryError("term and translation must be printable text without ⟦ ⟧")
-    return pair, GlossaryEntry(source_language=pair.source, target_language=pair.target, term=term, translation=translation)
-
-
-def _parse(key: str, value: bytes) -> tuple[str, Pair, GlossaryEntry] | None:
-    parts = key.split(".", 3)
-    entry = GlossaryEntry()
-    try:
-        entry.ParseFromString(value)
-    except DecodeError:
-        entry = None
-    if len(parts) != 4 or not DEVICE_ID_PATTERN.fullmatch(parts[0]) or entry is None:
-        log.error("glossary entry is not a GlossaryEntry under a valid key; ignoring it", extra={"key": key[:200]})
-        return None
-    pair = Pair(parts[1], parts[2])
-    if (entry.source_language, entry.target_language) != pair or term_key(entry.term) != parts[3]:
-        log.error("glossary entry does not match its key; ignoring it", extra={"key": key[:200]})
-        return None
-    return parts[0], pair, entry
-
-
-class Glossary:
-    """The admin API (add, remove, list: straight to the KV) and, once
-    started, the service's mirror of the whole bucket (protect)."""
+class Glossary(GlossaryStore):
+    """The store (add, remove, list) plus, once started, the service's
+    mirror of the whole bucket (protect)."""
 
     def __init__(self, js: JetStreamContext, *, replicas: int = 1) -> None:
-        self._js = js
-        self._replicas = replicas
-        self._kv = None
+        super().__init__(js, replicas=replicas)
         self._mirror: dict[tuple[str, Pair], dict[str, GlossaryEntry]] = {}
         self._matchers: dict[tuple[str, Pair], _Matcher] = {}
         self._watch_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
-
-    async def open(self) -> Glossary:
-        if self._kv is None:
-            self._kv = await ensure_bucket(self._js, GLOSSARY, replicas=self._replicas)
-        return self
 
     # --- the service's mirror ---
     async def start(self) -> None:
@@ -191,6 +134,9 @@ class Glossary:
             with contextlib.suppress(Exception):
                 await watcher.stop()
 
+    def _stored(self, key: str, value: bytes | None) -> None:
+        self._apply(key, value)
+
     def _apply(self, key: str, value: bytes | None) -> None:
         parts = key.split(".", 3)
         if len(parts) != 4:
@@ -200,7 +146,7 @@ class Glossary:
         if not value:
             self._mirror.get(scope, {}).pop(parts[3], None)
             return
-        parsed = _parse(key, value)
+        parsed = parse_entry(key, value)
         if parsed is not None:
             self._mirror.setdefault(scope, {})[parts[3]] = parsed[2]
 
@@ -214,40 +160,5 @@ class Glossary:
             matcher = self._matchers[scope] = _Matcher(entries.values())
         return matcher.protect(text)
 
-    # --- administration (tests, the CLI) ---
-    async def add(self, device_id: str, source: str, target: str, term: str, translation: str) -> GlossaryEntry:
-        pair, entry = validate_entry(device_id, source, target, term, translation)
-        await self.open()
-        key = entry_key(device_id, pair, entry.term)
-        await self._kv.put(key, entry.SerializeToString())
-        self._apply(key, entry.SerializeToString())
-        return entry
 
-    async def remove(self, device_id: str, source: str, target: str, term: str) -> bool:
-        pair = Pair(primary(source), primary(target))
-        await self.open()
-        key = entry_key(device_id, pair, term)
-        try:
-            await self._kv.get(key)
-        except KeyNotFoundError:
-            return False
-        await self._kv.delete(key)
-        self._apply(key, None)
-        return True
-
-    async def list(self, device_id: str) -> list[GlossaryEntry]:
-        await self.open()
-        # A watch filtered by the server on the device's keys (nats-py's
-        # keys(filters=...) only tests substrings on the client).
-        watcher = await self._kv.watch(f"{check_device_id(device_id)}.>", ignore_deletes=True)
-        entries = []
-        try:
-            async for stored in watcher:
-                if stored is None:  # all current values delivered
-                    break
-                parsed = _parse(stored.key, stored.value) if stored.value else None
-                if parsed is not None:
-                    entries.append(parsed[2])
-        finally:
-            await watcher.stop()
-        return sorted(entries, key=lambda e: (e.source_language, e.target_language, e.term.casefold()))
+__all__ = ["Glossary", "GlossaryError", "Protected", "entry_key", "neutralise", "term_key", "validate_entry"]
