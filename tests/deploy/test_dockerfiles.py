@@ -57,8 +57,13 @@ def test_runtime_image(service: str) -> None:
     assert last(runtime, "USER").value == ("10001:10001",)
     assert set(last(runtime, "EXPOSE").value) == {"8080", "8081"}
     copies = [c for c in runtime if c.cmd == "COPY"]
-    assert [(c.flags, c.value) for c in copies] == [(("--from=build",), ("/opt/venv", "/opt/venv"))], "runtime copies only the venv"
-    assert "useradd --uid 10001" in last(runtime, "RUN").value[0]
+    assert [(c.flags, c.value) for c in copies] == [
+        ((), (f"services/{service}/apt-packages.txt", "/tmp/apt-packages.txt")),
+        (("--from=build",), ("/opt/venv", "/opt/venv")),
+    ], "runtime copies only its Debian package list and the venv"
+    runs = [c.value[0] for c in runtime if c.cmd == "RUN"]
+    assert any("useradd --uid 10001" in run for run in runs)
+    assert any("rm -rf /var/lib/apt/lists/*" in run for run in runs), "apt lists do not stay in the image"
     # The dev stage must end as the same non-root user.
     assert last(by_stage["dev"], "USER").value == ("10001:10001",)
 
@@ -141,3 +146,18 @@ def test_dockerignore_keeps_the_context_small() -> None:
         "services/overlay/pyproject.toml",
     ):
         assert not _ignored(path, patterns), f"{path} is needed by the build but ignored"
+
+
+def test_images_get_the_debian_packages_their_engines_run() -> None:
+    """Binaries a service shells out to must be in its image, not only on CI."""
+    needs = {"translation": {"apertium", "apertium-eng-spa"}}
+    for service in SERVICES:
+        listed = {
+            line.strip()
+            for line in (ROOT / "services" / service / "apt-packages.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        }
+        assert listed >= needs.get(service, set()), f"services/{service}/apt-packages.txt lacks {needs[service] - listed}"
+        # Every image package is also installed for the tests (requirements/apt.txt).
+        dev = {line.split("#")[0].strip() for line in (ROOT / "requirements" / "apt.txt").read_text().splitlines()}
+        assert listed <= dev, f"{sorted(listed - dev)} are in {service}'s image but not in requirements/apt.txt"
