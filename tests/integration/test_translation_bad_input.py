@@ -106,7 +106,7 @@ async def test_an_unsupported_pair_is_reported_once_not_dead_lettered(translatio
         [error_msg] = await _read(js, "ERRORS", "errors.translation.alpha", count=1)
         assert await tap.drain(idle_s=0.5) == []
     error = ErrorEvent.FromString(error_msg.data)
-    assert error.code == ErrorCode.ERROR_CODE_INVALID
+    assert error.code == ErrorCode.ERROR_CODE_UNSUPPORTED_LANGUAGE
     assert "no translation engine for en->fr (routes: en-es, en-zh, es-en, zh-en)" in error.message
     assert await _nothing_more(js, "ERRORS", "errors.translation.alpha", after=1), "one report per device and pair per minute"
     assert await _nothing_more(js, "DEAD_LETTERS", "dlq.translation.>", after=0, wait_s=0)

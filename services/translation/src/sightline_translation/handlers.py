@@ -199,7 +199,7 @@ class TranslationHandlers:
             service=SERVICE,
             handler="asr_final",
             subject=ctx.subject,
-            code=ErrorCode.ERROR_CODE_INVALID,
+            code=ErrorCode.ERROR_CODE_UNSUPPORTED_LANGUAGE,
             message=str(err),
             failed_event_id=ctx.event_id,
             payload_size=plan.event.ByteSize(),

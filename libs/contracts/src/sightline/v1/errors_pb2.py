@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sightline.v1 import common_pb2 as sightline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/errors.proto\x12\x0csightline.v1\x1a\x19sightline/v1/common.proto\"\xff\x01\n\nErrorEvent\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0f\n\x07handler\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12%\n\x04\x63ode\x18\x05 \x01(\x0e\x32\x17.sightline.v1.ErrorCode\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x17\n\x0f\x66\x61iled_event_id\x18\x07 \x01(\t\x12\x14\n\x0cpayload_size\x18\x08 \x01(\r\x12\x16\n\x0epayload_sha256\x18\t \x01(\x0c\x12\x18\n\x10\x64\x65livery_attempt\x18\n \x01(\r*\xf4\x02\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_CODE_MALFORMED\x10\x01\x12\x18\n\x14\x45RROR_CODE_OVERSIZED\x10\x02\x12\x1d\n\x19\x45RROR_CODE_UNKNOWN_DEVICE\x10\x03\x12\x1e\n\x1a\x45RROR_CODE_DEVICE_MISMATCH\x10\x04\x12\x16\n\x12\x45RROR_CODE_INVALID\x10\x05\x12\x17\n\x13\x45RROR_CODE_REPLAYED\x10\x06\x12\x18\n\x14\x45RROR_CODE_FORBIDDEN\x10\x07\x12 \n\x1c\x45RROR_CODE_UNSUPPORTED_MEDIA\x10\x08\x12\x1d\n\x19\x45RROR_CODE_ENGINE_FAILURE\x10\t\x12\x16\n\x12\x45RROR_CODE_TIMEOUT\x10\n\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x0b\x12\x1b\n\x17\x45RROR_CODE_RATE_LIMITED\x10\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/errors.proto\x12\x0csightline.v1\x1a\x19sightline/v1/common.proto\"\xff\x01\n\nErrorEvent\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x0f\n\x07handler\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12%\n\x04\x63ode\x18\x05 \x01(\x0e\x32\x17.sightline.v1.ErrorCode\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x17\n\x0f\x66\x61iled_event_id\x18\x07 \x01(\t\x12\x14\n\x0cpayload_size\x18\x08 \x01(\r\x12\x16\n\x0epayload_sha256\x18\t \x01(\x0c\x12\x18\n\x10\x64\x65livery_attempt\x18\n \x01(\r*\x99\x03\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_CODE_MALFORMED\x10\x01\x12\x18\n\x14\x45RROR_CODE_OVERSIZED\x10\x02\x12\x1d\n\x19\x45RROR_CODE_UNKNOWN_DEVICE\x10\x03\x12\x1e\n\x1a\x45RROR_CODE_DEVICE_MISMATCH\x10\x04\x12\x16\n\x12\x45RROR_CODE_INVALID\x10\x05\x12\x17\n\x13\x45RROR_CODE_REPLAYED\x10\x06\x12\x18\n\x14\x45RROR_CODE_FORBIDDEN\x10\x07\x12 \n\x1c\x45RROR_CODE_UNSUPPORTED_MEDIA\x10\x08\x12\x1d\n\x19\x45RROR_CODE_ENGINE_FAILURE\x10\t\x12\x16\n\x12\x45RROR_CODE_TIMEOUT\x10\n\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x0b\x12\x1b\n\x17\x45RROR_CODE_RATE_LIMITED\x10\x0c\x12#\n\x1f\x45RROR_CODE_UNSUPPORTED_LANGUAGE\x10\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sightline.v1.errors_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ERRORCODE']._serialized_start=329
-  _globals['_ERRORCODE']._serialized_end=701
+  _globals['_ERRORCODE']._serialized_end=738
   _globals['_ERROREVENT']._serialized_start=71
   _globals['_ERROREVENT']._serialized_end=326
 # @@protoc_insertion_point(module_scope)

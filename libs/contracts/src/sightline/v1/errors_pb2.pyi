@@ -22,6 +22,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_TIMEOUT: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
     ERROR_CODE_RATE_LIMITED: _ClassVar[ErrorCode]
+    ERROR_CODE_UNSUPPORTED_LANGUAGE: _ClassVar[ErrorCode]
 ERROR_CODE_UNSPECIFIED: ErrorCode
 ERROR_CODE_MALFORMED: ErrorCode
 ERROR_CODE_OVERSIZED: ErrorCode
@@ -35,6 +36,7 @@ ERROR_CODE_ENGINE_FAILURE: ErrorCode
 ERROR_CODE_TIMEOUT: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
 ERROR_CODE_RATE_LIMITED: ErrorCode
+ERROR_CODE_UNSUPPORTED_LANGUAGE: ErrorCode
 
 class ErrorEvent(_message.Message):
     __slots__ = ("meta", "service", "handler", "subject", "code", "message", "failed_event_id", "payload_size", "payload_sha256", "delivery_attempt")
