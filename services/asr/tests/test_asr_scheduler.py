@@ -17,6 +17,8 @@ class Device:
     def has_work(self) -> bool:
         return self.jobs > 0
 
+    urgent = False
+
     def next_job(self):
         if not self.jobs:
             return None
@@ -61,6 +63,8 @@ async def test_a_failing_job_does_not_stop_the_worker():
         def __init__(self) -> None:
             self.calls = 0
 
+        urgent = False
+
         @property
         def has_work(self) -> bool:
             return self.calls < 2
@@ -84,3 +88,21 @@ async def test_a_failing_job_does_not_stop_the_worker():
             await asyncio.sleep(0.005)
     await scheduler.stop()
     assert done == ["second"]
+
+
+async def test_a_final_does_not_wait_behind_other_devices_partials():
+    log: list[str] = []
+    running: set[str] = set()
+    scheduler = FairScheduler()
+    talkers = [Device(f"d{i}", 5, log, running) for i in range(4)]
+    for device in talkers:
+        scheduler.notify(device.name, device)
+    ending = Device("ending", 1, log, running)
+    ending.urgent = True  # its final is due
+    scheduler.notify(ending.name, ending)
+    scheduler.start()
+    async with asyncio.timeout(5):
+        while any(d.jobs for d in [*talkers, ending]):
+            await asyncio.sleep(0.005)
+    await scheduler.stop()
+    assert log[0] == "ending", log

@@ -26,9 +26,11 @@ from sightline_asr.engines.runner import EngineRunner
 from sightline_asr.metrics import AsrMetrics
 from sightline_asr.scheduler import Job
 from sightline_asr.segmenter import RATE, CandidateDue, Dropped, Ended, PartialDue, Segmenter, SegmenterConfig, Started, Utterance
-from sightline_asr.vad import SileroVad
+from sightline_asr.vad import WINDOW, SileroVad
 
 log = logging.getLogger(__name__)
+
+PAUSE_SKIPS_PARTIAL = 2 * WINDOW  # samples of silence (64 ms)
 
 
 @dataclass
@@ -180,6 +182,12 @@ class DeviceStream:
         return None
 
     @property
+    def urgent(self) -> bool:
+        """A final or a final candidate is due: the end of speech waits on it."""
+        run = self.current
+        return bool(self.finals) or (run is not None and run.candidate_wanted is not None)
+
+    @property
     def has_work(self) -> bool:
         run = self.current
         return bool(self.finals) or (run is not None and (run.partial_wanted or run.candidate_wanted is not None))
@@ -233,6 +241,11 @@ class DeviceStream:
 
     async def _partial(self, run: UtteranceRun) -> None:
         if run.final_upto is not None:
+            return
+        if self.segmenter.silence >= PAUSE_SKIPS_PARTIAL:
+            # The speaker just paused: a final candidate is moments away, and a
+            # partial started now would make it wait for one more inference.
+            self.metrics.partials_skipped.inc()
             return
         hyp = await self._infer(run, run.utterance.audio(), "partial")
         if hyp is None:
