@@ -102,6 +102,7 @@ def leaf_remote(
     tls: dict[str, Any] | None = None,
     deny_exports: list[str] | tuple[str, ...] = (),
     deny_imports: list[str] | tuple[str, ...] = (),
+    ignore_discovered_servers: bool = False,
 ) -> dict[str, Any]:
     """One entry of `leafnodes.remotes`: where the leaf connects and as whom.
 
@@ -109,6 +110,8 @@ def leaf_remote(
     NKey user seed; tls is the nats-server tls block (ca_file, cert_file,
     key_file, ...). deny_exports keeps local subjects from being sent to the
     remote, deny_imports keeps the remote's from coming in.
+    ignore_discovered_servers: dial only `urls`, never the addresses the
+    remote advertises (internal cluster addresses an edge cannot reach).
     """
     remote: dict[str, Any] = {"urls": [urls] if isinstance(urls, str) else list(urls)}
     if credentials_file:
@@ -121,6 +124,8 @@ def leaf_remote(
         remote["deny_exports"] = list(deny_exports)
     if deny_imports:
         remote["deny_imports"] = list(deny_imports)
+    if ignore_discovered_servers:
+        remote["ignore_discovered_servers"] = True
     return remote
 
 

@@ -65,6 +65,7 @@ class EdgeNode:
             nkey_seed=_read_secret(s.leaf_nkey_seed_file) if s.leaf_nkey_seed_file else None,
             tls=tls or None,
             deny_exports=UPLINK_DENY_EXPORTS,
+            ignore_discovered_servers=s.leaf_only_configured_urls,
         )
         return NatsServerConfig(
             store_dir=self.store_dir,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -16,6 +17,8 @@ from sightline_glasses.edge import EdgeNode
 from sightline_glasses.link_status import LinkMonitor, LinkState
 from sightline_glasses.photo_upload import PhotoOutbox, PhotoUploader
 from sightline_glasses.uplink import Uplink
+
+log = logging.getLogger(__name__)
 
 
 class EdgeLink:
@@ -63,9 +66,14 @@ class EdgeLink:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: closing the glasses must never hang on a background task.
+            done, stuck = await asyncio.wait(self._tasks, timeout=5.0)
+            for task in done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
+            for task in stuck:
+                log.error("background task did not stop", extra={"task": task.get_name()})
         self._tasks = []
 
     async def _leaf_up(self) -> bool:

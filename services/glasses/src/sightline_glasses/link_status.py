@@ -110,5 +110,6 @@ class LinkMonitor:
 
     async def wait_change(self, timeout_s: float) -> None:
         self.changed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.changed.wait(), timeout_s)
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a cancel a cancel (see photo_upload)
+            async with asyncio.timeout(timeout_s):
+                await self.changed.wait()

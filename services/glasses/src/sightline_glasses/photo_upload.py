@@ -197,8 +197,12 @@ class PhotoUploader:
             await self._sleep(5.0)
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a
+        # cancel that lands with its timeout into TimeoutError, and a stop()
+        # would then wait on this task forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def upload(self, notice: PhotoCaptured) -> None:
         data = await self.outbox.read(notice.photo_id)

@@ -30,6 +30,9 @@ class EdgeSettings(BaseSettings):
     # How fast a silently dead link (no TCP reset) is noticed: ping_interval x ping_max.
     leaf_ping_interval_s: int = Field(default=5, ge=1)
     leaf_ping_max: int = Field(default=2, ge=1)
+    # Dial only leaf_url, never the addresses the hub advertises: those are
+    # often cluster-internal, and the glasses' link is what they were given.
+    leaf_only_configured_urls: bool = True
 
     # --- the edge store (glasses have little flash) ---
     edge_max_store_bytes: int = Field(default=2048 * MIB, gt=0)
