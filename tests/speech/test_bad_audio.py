@@ -119,6 +119,7 @@ async def test_a_sixty_second_monologue_is_cut_into_utterances_of_at_most_twenty
     assert words >= 120, f"only {words} words transcribed from a minute of speech"
 
 
+@pytest.mark.slow
 async def test_a_flooding_device_is_rate_limited_and_others_keep_getting_transcripts(asr, hub, hub_client, devices, corpus):
     await devices.add("flood")
     await devices.add("calm")
