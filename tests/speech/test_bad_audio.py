@@ -152,5 +152,7 @@ async def test_a_flooding_device_is_rate_limited_and_others_keep_getting_transcr
     assert last >= flood_frames - allowed - 5
     assert last > 0
     errors = [ErrorEvent.FromString(m.data) for m in await stored(hub_client.jetstream(), "ERRORS", "errors.asr.flood")]
-    assert [e.code for e in errors] == [ErrorCode.ERROR_CODE_RATE_LIMITED], "one report per window, not one per frame"
+    # One report per device per 10 s window, not one per frame.
+    assert {e.code for e in errors} == {ErrorCode.ERROR_CODE_RATE_LIMITED}
+    assert 1 <= len(errors) <= 1 + int((changed_at - started) / 10.0), len(errors)
     assert await stored(hub_client.jetstream(), "ERRORS", "errors.asr.calm") == []
