@@ -156,3 +156,29 @@ async def test_a_flooding_device_is_rate_limited_and_others_keep_getting_transcr
     assert {e.code for e in errors} == {ErrorCode.ERROR_CODE_RATE_LIMITED}
     assert 1 <= len(errors) <= 1 + int((changed_at - started) / 10.0), len(errors)
     assert await stored(hub_client.jetstream(), "ERRORS", "errors.asr.calm") == []
+
+
+async def test_speech_in_a_language_the_engine_lacks_is_dropped_and_reported_once(asr, hub, hub_client, devices, corpus):
+    await devices.add("chinese")
+    before = metric(asr, "sightline_asr_frames_dropped_total", reason="unsupported_language")
+    async with transcripts(hub.url) as log, GlassesAgent("chinese", hub.url) as glasses:
+        uplink = glasses.audio_uplink(source_language="zh-CN", target_language="en")
+        await uplink.send(with_gaps(corpus[:1], gap_s=0.4), end_of_stream=True, speed=1.8)
+        await asyncio.sleep(1.0)
+    assert log.of("chinese") == [], "an English model must not caption Chinese speech"
+    assert metric(asr, "sightline_asr_frames_dropped_total", reason="unsupported_language") - before == uplink.frames_sent
+    errors = [ErrorEvent.FromString(m.data) for m in await stored(hub_client.jetstream(), "ERRORS", "errors.asr.chinese")]
+    assert [e.code for e in errors] == [ErrorCode.ERROR_CODE_UNSUPPORTED_LANGUAGE]
+    assert "zh-CN" in errors[0].message
+
+
+async def test_replayed_or_reordered_frames_are_dropped(asr, hub_client, devices):
+    await devices.add("replay")
+    before = metric(asr, "sightline_asr_frames_dropped_total", reason="out_of_order")
+    for seq in (10, 11, 11, 9, 12):
+        event = frame("replay", stream_id="r1")
+        event.meta.seq = seq
+        await hub_client.publish("glasses.replay.up.audio", event.SerializeToString(), headers=event_headers(event))
+    await hub_client.flush()
+    await asyncio.sleep(0.5)
+    assert metric(asr, "sightline_asr_frames_dropped_total", reason="out_of_order") - before == 2

@@ -113,7 +113,7 @@ class AsrHandlers:
                 "unsupported_language",
                 device,
                 now,
-                ErrorCode.ERROR_CODE_UNSUPPORTED_MEDIA,
+                ErrorCode.ERROR_CODE_UNSUPPORTED_LANGUAGE,
                 f"speech in {frame.source_language!r} cannot be transcribed by {self.runner.name}",
                 ctx,
             )
