@@ -142,6 +142,25 @@ def _status(agent: GlassesAgent, *, online: bool, queued: int) -> bool:
     return shown is not None and (shown.status.online, shown.status.queued) == (online, queued)
 
 
+async def test_up_link_subjects_published_on_the_hub_never_enter_an_edge(hub, hub_nc, provision, edge_factory):
+    """A direct client of the hub publishing on a device's up-link subject must
+    not feed that device's edge outbox (it would be sourced back: a duplicate)."""
+    await provision("a")
+    edge = edge_factory("a", hub.leafnode_url)
+    async with GlassesAgent.on_edge(edge) as agent:
+        assert await edge.wait_leaf(5)
+        await asyncio.sleep(0.5)  # interest settled across the leaf
+        js = hub_nc.jetstream()
+        for i in range(5):
+            event = command("a", i)
+            # No expected-stream header: any stream on the subject may take it.
+            await js.publish("glasses.a.up.input", event.SerializeToString(), headers=event_headers(event))
+        await asyncio.sleep(1.0)
+        assert (await agent.nc.jetstream().stream_info("UPLINK_a")).state.messages == 0
+        assert await agent.edge_link.uplink.backlog() == 0
+    assert await subject_count(hub_nc.jetstream(), "GLASSES_UP", "glasses.a.up.input") == 5
+
+
 async def test_one_store_runs_one_edge(hub, tmp_path):
     first = EdgeNode("a", tmp_path / "edge", leaf_urls=[hub.leafnode_url]).start()
     try:

@@ -3,9 +3,11 @@
 A leaf node of the hub with a JetStream domain of its own (edge-<device>)
 and its own store under the state dir, so it keeps working when the link
 drops and keeps its data across restarts. The agent connects only to it.
-The leaf remote refuses to export the durable up-link subjects: those reach
-the hub by JetStream sourcing only (see sightline_runtime.streams), so a
-live copy can never duplicate them.
+The leaf remote neither exports nor imports the durable up-link subjects:
+they reach the hub by JetStream sourcing only (see sightline_runtime.streams).
+A live copy sent up would be stored twice at the hub; one coming down (a
+direct client publishing on the hub) would land in this edge's outbox and be
+sourced back up.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from sightline_runtime.natsserver import NatsServer, NatsServerConfig, leaf_remo
 
 from sightline_glasses.settings import EdgeSettings
 
-# Published on the edge, stored in its outbox, sourced by the hub: never exported live.
-UPLINK_DENY_EXPORTS = tuple(f"glasses.*.up.{kind}" for kind in streams.UPLINK_KINDS)
+# Published on the edge, stored in its outbox, sourced by the hub: never sent live either way.
+UPLINK_SUBJECTS = tuple(f"glasses.*.up.{kind}" for kind in streams.UPLINK_KINDS)
 
 
 class EdgeBusy(RuntimeError):
@@ -64,7 +66,8 @@ class EdgeNode:
             credentials_file=s.leaf_credentials_file or None,
             nkey_seed=_read_secret(s.leaf_nkey_seed_file) if s.leaf_nkey_seed_file else None,
             tls=tls or None,
-            deny_exports=UPLINK_DENY_EXPORTS,
+            deny_exports=UPLINK_SUBJECTS,
+            deny_imports=UPLINK_SUBJECTS,
             ignore_discovered_servers=s.leaf_only_configured_urls,
         )
         return NatsServerConfig(
