@@ -155,9 +155,13 @@ async def test_up_link_subjects_published_on_the_hub_never_enter_an_edge(hub, hu
             event = command("a", i)
             # No expected-stream header: any stream on the subject may take it.
             await js.publish("glasses.a.up.input", event.SerializeToString(), headers=event_headers(event))
+        # Nor can the hub write into the edge's own photo outbox.
+        with pytest.raises(nats.errors.NoRespondersError):
+            await hub_nc.request("$O.photo_outbox.M.Zm9yZ2Vk", b"{}", timeout=1)
         await asyncio.sleep(1.0)
         assert (await agent.nc.jetstream().stream_info("UPLINK_a")).state.messages == 0
         assert await agent.edge_link.uplink.backlog() == 0
+        assert await agent.edge_link.outbox.count() == 0
     assert await subject_count(hub_nc.jetstream(), "GLASSES_UP", "glasses.a.up.input") == 5
 
 

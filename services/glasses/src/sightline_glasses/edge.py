@@ -23,10 +23,13 @@ from typing import IO
 from sightline_runtime import streams, subjects
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig, leaf_remote
 
+from sightline_glasses.photo_upload import OUTBOX, PROGRESS
 from sightline_glasses.settings import EdgeSettings
 
 # Published on the edge, stored in its outbox, sourced by the hub: never sent live either way.
 UPLINK_SUBJECTS = tuple(f"glasses.*.up.{kind}" for kind in streams.UPLINK_KINDS)
+# The edge's own stores (photo outbox, upload progress): nobody on the hub writes into them.
+LOCAL_SUBJECTS = (f"$O.{OUTBOX}.>", f"$KV.{PROGRESS.name}.>")
 
 
 class EdgeBusy(RuntimeError):
@@ -66,8 +69,8 @@ class EdgeNode:
             credentials_file=s.leaf_credentials_file or None,
             nkey_seed=_read_secret(s.leaf_nkey_seed_file) if s.leaf_nkey_seed_file else None,
             tls=tls or None,
-            deny_exports=UPLINK_SUBJECTS,
-            deny_imports=UPLINK_SUBJECTS,
+            deny_exports=UPLINK_SUBJECTS + LOCAL_SUBJECTS,
+            deny_imports=UPLINK_SUBJECTS + LOCAL_SUBJECTS,
             ignore_discovered_servers=s.leaf_only_configured_urls,
         )
         return NatsServerConfig(
