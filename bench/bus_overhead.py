@@ -78,7 +78,7 @@ async def _sightline(url: str) -> list[float]:
 
     service = create_service(OverlaySettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING"))
     task = asyncio.create_task(service.serve())
-    while not service.started:
+    while not service.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.02)
     samples = []
     try:

@@ -10,6 +10,7 @@ from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
 from sightline_runtime.devices import StaticDirectory
 from sightline_runtime.events import new_meta
+from sightline_runtime.inbox import MemoryInbox
 
 
 def _text(device, text):
@@ -18,7 +19,9 @@ def _text(device, text):
 
 @pytest.fixture
 def service():
-    return create_service(OverlaySettings(), directory=StaticDirectory(["a", "b"]))
+    service = create_service(OverlaySettings(), directory=StaticDirectory(["a", "b"]))
+    service.guard.inbox = MemoryInbox()
+    return service
 
 
 async def test_text_input_becomes_a_panel_for_that_device_only(service):
@@ -54,3 +57,23 @@ async def test_unknown_device_and_garbage_are_refused_and_counted(service):
     rejected = service.metrics.registry.get_sample_value
     assert rejected("sightline_events_rejected_total", {"service": "overlay", "handler": "device_input", "reason": "unknown_device"}) == 1
     assert rejected("sightline_events_rejected_total", {"service": "overlay", "handler": "device_input", "reason": "malformed"}) == 1
+
+
+async def test_a_redelivered_input_is_shown_once(service):
+    shown = []
+
+    @service.broker.subscriber("glasses.a.down.display")
+    async def on_a(body: bytes):
+        shown.append(body)
+
+    same = _text("a", "once")
+    async with TestNatsBroker(service.broker) as test_broker:
+        await test_broker.publish(same, "glasses.a.up.input")
+        await test_broker.publish(same, "glasses.a.up.input")
+    assert len(shown) == 1
+    assert (
+        service.metrics.registry.get_sample_value(
+            "sightline_events_handled_total", {"service": "overlay", "handler": "device_input", "outcome": "duplicate"}
+        )
+        == 1
+    )

@@ -1,7 +1,5 @@
-import itertools
-
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sightline_overlay.domain.textwrap import ELLIPSIS, NO_LINE_END, NO_LINE_START, cell_width, fit, wrap
 
@@ -27,15 +25,34 @@ def test_wrapping_loses_no_visible_character(text, columns):
     assert "".join(wrap(text, columns)).replace(" ", "") == text.replace(" ", "")
 
 
+def _line_starts(text: str, lines: list[str]) -> list[int]:
+    """Index in `text` of each line's first character (wrap keeps every
+    visible character in order and only drops spaces)."""
+    starts, i = [], 0
+    for line in lines:
+        while i < len(text) and text[i] == " " and line[:1] != " ":
+            i += 1
+        starts.append(i)
+        i += len(line)
+    return starts
+
+
 @settings(max_examples=300)
 @given(texts, st.integers(min_value=8, max_value=60))
+@example("aaaaaaaaaaaaaaaaaaaa  )aa", 8)  # a mark after a space may start a line
+@example("你好，世界。「引号」开头", 8)
 def test_kinsoku_no_closing_mark_starts_and_no_opening_mark_ends_a_line(text, columns):
     lines = wrap(text, columns)
-    for previous, line in itertools.pairwise(lines):
-        # Only a word wider than the whole line may be broken anywhere.
-        if previous and line and cell_width(previous) < columns - 2:
-            assert line[0] not in NO_LINE_START or previous[-1] == " " or not previous.strip()
-            assert previous[-1] not in NO_LINE_END
+    starts = _line_starts(text, lines)
+    for k in range(1, len(lines)):
+        previous, line, start = lines[k - 1], lines[k], starts[k]
+        if not previous or not line or start == 0 or text[start - 1] == " ":
+            continue  # a break at a space is always allowed
+        # Only a piece wider than the whole line may be broken anywhere.
+        if cell_width(previous) >= columns - 2:
+            continue
+        assert line[0] not in NO_LINE_START, (text, lines)
+        assert previous[-1] not in NO_LINE_END, (text, lines)
 
 
 def test_cjk_counts_double():

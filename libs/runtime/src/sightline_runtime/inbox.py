@@ -144,3 +144,30 @@ def _parse(value: bytes | None) -> dict:
     except ValueError:
         return {}
     return record if isinstance(record, dict) else {}
+
+
+class MemoryInbox:
+    """The same claim rules in a dict, for unit tests with TestNatsBroker
+    (no JetStream there); services use the KV-backed Inbox."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, str] = {}
+
+    async def claim(self, handler: str, event_id: str) -> Claim:
+        key = Inbox.key(handler, event_id)
+        state = self._states.get(key)
+        if state == _DONE:
+            return Claim(self, key, ClaimState.DUPLICATE)  # type: ignore[arg-type]
+        if state == _CLAIMED:
+            return Claim(self, key, ClaimState.IN_PROGRESS)  # type: ignore[arg-type]
+        self._states[key] = _CLAIMED
+        return Claim(self, key, ClaimState.CLAIMED)  # type: ignore[arg-type]
+
+    async def finish(self, claim: Claim) -> None:
+        self._states[claim.key] = _DONE
+
+    async def release(self, claim: Claim) -> None:
+        self._states.pop(claim.key, None)
+
+    async def seen(self, handler: str, event_id: str) -> bool:
+        return self._states.get(Inbox.key(handler, event_id)) == _DONE

@@ -27,7 +27,7 @@ def create_service(settings: OverlaySettings | None = None, **service_options: A
         registry=service.metrics.registry,
     )
     handlers = OverlayHandlers(service.publisher, settings, display_updates)
-    service.subscribe(HandlerSpec("device_input", DeviceInput, consumer=OVERLAY_INPUT), handlers.on_device_input)
+    service.subscribe(HandlerSpec("device_input", DeviceInput, consumer=OVERLAY_INPUT, dedup=True), handlers.on_device_input)
     # Captions: partials on core NATS (latest-wins, never replayed), finals from JetStream.
     service.subscribe(
         HandlerSpec("asr_partial", Transcript, subject=subjects.domain_all("asr", "partial")),
