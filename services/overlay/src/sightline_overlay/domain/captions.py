@@ -90,8 +90,8 @@ class CaptionBoard:
     def render(self, columns: int, rows: int) -> Caption:
         """The entries that fit in rows x columns, newest at the bottom.
 
-        The newest entry always shows, translation first in priority (it is
-        what the wearer reads); older entries fill the rows left above it.
+        The newest entry always shows, its translation getting at least half
+        the rows; older entries fill the rows left above it.
         """
         shown: list[CaptionEntry] = []
         rows_left = rows
@@ -104,7 +104,9 @@ class CaptionBoard:
                 continue
             if index > 0 and len(source_lines) + len(translation_lines) > rows_left:
                 break  # an older entry is shown whole or not at all
-            translation_rows = min(len(translation_lines), rows_left - min(len(source_lines), max(1, rows_left // 3)))
+            # The source keeps up to half the rows (a sentence is usually two
+            # lines); the translation, what the wearer reads, gets the rest.
+            translation_rows = min(len(translation_lines), rows_left - min(len(source_lines), max(1, rows_left // 2)))
             source_rows = min(len(source_lines), rows_left - translation_rows)
             shown.append(
                 CaptionEntry(
