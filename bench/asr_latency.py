@@ -22,14 +22,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import nats
 import numpy as np
 from sightline.v1.asr_pb2 import Transcript
@@ -38,8 +35,8 @@ from sightline_glasses.agent import GlassesAgent
 from sightline_runtime import partitions
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
-from sightline_runtime.processes import free_port
 
+from bench.processes import ServiceProcess
 from bench.stats import latency_plot, summarize, table
 
 RATE = testing.RATE
@@ -159,49 +156,17 @@ def measure(run: DeviceRun) -> tuple[list[float], list[float], list[str], int, i
     return partial_ms, final_ms, texts, missed, split
 
 
-class AsrProcess:
+class AsrProcess(ServiceProcess):
     def __init__(self, hub_url: str, engine: str, log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        env = os.environ | {
-            "SIGHTLINE_NATS_URL": hub_url,
-            "SIGHTLINE_HTTP_PORT": str(self.port),
-            "SIGHTLINE_HTTP_HOST": "127.0.0.1",
-            "SIGHTLINE_ASR_ENGINE": engine,
-            "SIGHTLINE_LOG_LEVEL": "WARNING",
-        }
-        with log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "sightline_asr"], env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    async def ready(self, timeout_s: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"asr exited during start-up:\n{self.log.read_text()[-3000:]}")
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"asr did not become ready:\n{self.log.read_text()[-3000:]}")
+        super().__init__("asr", hub_url, log, SIGHTLINE_ASR_ENGINE=engine)
 
     def metrics(self) -> dict[str, float]:
-        text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
         values: dict[str, float] = {}
-        for line in text.splitlines():
+        for line in self.metrics_text().splitlines():
             match = re.match(r"^(sightline_asr_\w+?)(\{[^}]*\})? ([0-9.e+-]+)$", line)
             if match:
                 values[match.group(1) + (match.group(2) or "")] = float(match.group(3))
         return values
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def service_rtf(metrics: dict[str, float]) -> float:
