@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from faststream import ContextRepo
 from faststream.exceptions import AckMessage, HandlerException, NackMessage, RejectMessage
 from faststream.nats.annotations import NatsMessage
 from google.protobuf.message import Message
@@ -144,9 +145,14 @@ class EventGuard:
         # Set by Service at start-up when a handler has dedup=True.
         self.inbox: Inbox | None = None
 
-    def wrap(self, spec: HandlerSpec[M], handler: Handler[M]) -> Callable[[NatsMessage], Awaitable[None]]:
-        async def guarded(msg: NatsMessage) -> None:
-            await self.handle(spec, handler, msg)
+    def wrap(self, spec: HandlerSpec[M], handler: Handler[M], context: ContextRepo) -> Callable[[], Awaitable[None]]:
+        """The function faststream subscribes. It takes no parameters: an
+        injected `msg: NatsMessage` is resolved by a sync dependency that
+        fast_depends runs in a worker thread, four thread hops a message
+        (~0.5 ms, measured); the context lookup is a dict read."""
+
+        async def guarded() -> None:
+            await self.handle(spec, handler, context.get_local("message"))
 
         guarded.__name__ = spec.name
         guarded.__qualname__ = spec.name

@@ -116,7 +116,7 @@ class Service:
             if spec.consumer is None:
                 raise ValueError(f"{spec.name}: dedup=True needs a durable consumer (core NATS events are not redelivered)")
             self._needs_inbox = True
-        guarded = self.guard.wrap(spec, handler)
+        guarded = self.guard.wrap(spec, handler, self.broker.context)
         title = f"{self.name}.{spec.name}"
         if spec.consumer is not None:
             consumer = spec.consumer

@@ -118,6 +118,13 @@ class Pipeline:
         while line := await proc.stderr.readline():
             self._stderr.append(line.decode(errors="replace").rstrip())
 
+    async def _collect_stderr(self, within_s: float = 1.0) -> None:
+        """A dead process's last words reach the drain task only after it
+        exits; wait for them (briefly) before reporting why it died."""
+        if self._stderr_task is not None and not self._stderr_task.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), within_s)
+
     def stderr_tail(self) -> str:
         return " | ".join(self._stderr)[-500:]
 
@@ -172,6 +179,7 @@ class Pipeline:
                     raise EngineTimeout(f"apertium {self.mode} took over {self.timeout_s:g}s; pipeline killed") from None
                 except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError) as err:
                     # The process died (crash or killed): restart once and retry.
+                    await self._collect_stderr()
                     detail = self.stderr_tail()
                     await self.stop()
                     log.warning(
