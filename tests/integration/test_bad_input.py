@@ -161,3 +161,29 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(nats
         == 2
     )
     assert dead.headers[HEADER_MSG_ID].startswith("dlq-flaky-device_input-")
+
+
+async def test_refused_core_messages_are_counted_but_reported_within_a_budget(nats_server, run_service, nc, registry):
+    """Garbage on a core-NATS subject (live audio) is never persisted, so a flood
+    is counted in full while dead letters and ErrorEvents stay within a budget."""
+    from sightline.v1.audio_pb2 import AudioFrame  # noqa: PLC0415
+
+    async def never(event, ctx):
+        raise AssertionError("garbage reached the handler")
+
+    settings = ServiceSettings(nats_url=nats_server.url, http_port=0, http_host="127.0.0.1")
+    service = Service("listener", settings)
+    service.subscribe(HandlerSpec("audio_frame", AudioFrame, subject="glasses.*.up.audio", keep_payload_in_dead_letter=False), never)
+    await run_service(service)
+    await registry.add("a")
+    for i in range(300):
+        await nc.publish("glasses.a.up.audio", b"\xff\xfe" + bytes([i % 256]))
+    sample = service.metrics.registry.get_sample_value
+    labels = {"service": "listener", "handler": "audio_frame"}
+    async with asyncio.timeout(20):
+        while (sample("sightline_events_rejected_total", labels | {"reason": "malformed"}) or 0) < 300:
+            await asyncio.sleep(0.05)
+    assert sample("sightline_dead_letters_total", labels) == 5
+    assert sample("sightline_error_reports_suppressed_total", labels) == 295
+    dead = await _read_stream(nc.jetstream(), "DEAD_LETTERS", "dlq.listener.audio_frame", count=5)
+    assert all(d.data == b"" for d in dead), "audio is never kept, not even refused audio"

@@ -33,7 +33,7 @@ from sightline_runtime.codec import EventRejected, decode_event
 from sightline_runtime.devices import DeviceDirectory, is_active
 from sightline_runtime.events import HEADER_MSG_ID, new_event_id, now_timestamp
 from sightline_runtime.inbox import ClaimState, Inbox
-from sightline_runtime.logs import RateLimitedLog
+from sightline_runtime.logs import RateLimitedLog, WindowLimiter
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.settings import LimitsSettings
@@ -142,6 +142,8 @@ class EventGuard:
         self.directory = directory
         self.limits = limits
         self.limited_log = RateLimitedLog(log)
+        # Dead letters and ErrorEvents for refused core-NATS messages, per handler, reason and device.
+        self.core_reports = WindowLimiter(burst=5, interval_s=10.0)
         # Set by Service at start-up when a handler has dedup=True.
         self.inbox: Inbox | None = None
 
@@ -199,19 +201,7 @@ class EventGuard:
                 await handler(event, ctx)
         except EventRejected as rejected:
             outcome = "rejected"
-            self.metrics.rejected.labels(self.service, spec.name, rejected.reason).inc()
-            self.limited_log.log(
-                logging.WARNING,
-                (spec.name, rejected.reason, rejected.device_id or subject),
-                f"rejected event: {rejected}",
-                handler=spec.name,
-                subject=subject,
-                reason=rejected.reason,
-                device_id=rejected.device_id,
-                event_id=rejected.event_id,
-                payload_size=len(body),
-            )
-            await self._dead_letter(spec, delivery, rejected.code, str(rejected), event_id=rejected.event_id, device_id=rejected.device_id)
+            await self._refuse(spec, delivery, rejected, jetstream=jetstream)
             if jetstream:
                 raise RejectMessage() from None
         except HandlerException:
@@ -251,6 +241,28 @@ class EventGuard:
         finally:
             self.metrics.handled.labels(self.service, spec.name, outcome).inc()
             self.metrics.latency.labels(self.service, spec.name).observe(time.perf_counter() - started)
+
+    async def _refuse(self, spec: HandlerSpec[Any], delivery: _Delivery, rejected: EventRejected, *, jetstream: bool) -> None:
+        """Count, log (rate-limited) and report an event that can never be processed."""
+        self.metrics.rejected.labels(self.service, spec.name, rejected.reason).inc()
+        key = (spec.name, rejected.reason, rejected.device_id or delivery.subject)
+        self.limited_log.log(
+            logging.WARNING,
+            key,
+            f"rejected event: {rejected}",
+            handler=spec.name,
+            subject=delivery.subject,
+            reason=rejected.reason,
+            device_id=rejected.device_id,
+            event_id=rejected.event_id,
+            payload_size=len(delivery.body),
+        )
+        if jetstream or self.core_reports.allow(key)[0]:
+            await self._dead_letter(spec, delivery, rejected.code, str(rejected), event_id=rejected.event_id, device_id=rejected.device_id)
+        else:
+            # Core NATS (live audio, partials): nothing of these is persisted anyway, so
+            # a flood of garbage is counted, not written to JetStream twice a frame.
+            self.metrics.reports_suppressed.labels(self.service, spec.name).inc()
 
     async def _handle_once(self, spec: HandlerSpec[M], handler: Handler[M], event: M, ctx: EventContext) -> str:
         """Run the handler unless the inbox says this event id was handled;

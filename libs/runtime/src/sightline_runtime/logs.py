@@ -85,6 +85,36 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
 
 
+class WindowLimiter:
+    """At most `burst` events per key per `interval_s` (fixed windows); says
+    how many were held back in the previous window when a new one opens."""
+
+    def __init__(self, *, burst: int = 5, interval_s: float = 10.0, max_keys: int = 10_000) -> None:
+        self.burst = burst
+        self.interval_s = interval_s
+        self.max_keys = max_keys
+        self._windows: dict[object, list[float]] = {}  # key -> [window_start, count, suppressed]
+        self._lock = threading.Lock()
+
+    def allow(self, key: object) -> tuple[bool, int]:
+        """(allowed, held back in the previous window of this key)."""
+        now = time.monotonic()
+        with self._lock:
+            window = self._windows.get(key)
+            suppressed = 0
+            if window is None or now - window[0] >= self.interval_s:
+                if len(self._windows) >= self.max_keys:
+                    self._windows.clear()
+                suppressed = int(window[2]) if window else 0
+                window = [now, 0, 0]
+                self._windows[key] = window
+            if window[1] >= self.burst:
+                window[2] += 1
+                return False, suppressed
+            window[1] += 1
+            return True, suppressed
+
+
 class RateLimitedLog:
     """Logs at most `burst` records per key per `interval` seconds.
 
@@ -94,28 +124,12 @@ class RateLimitedLog:
 
     def __init__(self, logger: logging.Logger, *, burst: int = 5, interval_s: float = 10.0, max_keys: int = 10_000) -> None:
         self.logger = logger
-        self.burst = burst
-        self.interval_s = interval_s
-        self.max_keys = max_keys
-        self._windows: dict[object, list[float]] = {}  # key -> [window_start, count, suppressed]
-        self._lock = threading.Lock()
+        self.limiter = WindowLimiter(burst=burst, interval_s=interval_s, max_keys=max_keys)
 
     def log(self, level: int, key: object, msg: str, **extra: object) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            window = self._windows.get(key)
-            if window is None or now - window[0] >= self.interval_s:
-                if len(self._windows) >= self.max_keys:
-                    self._windows.clear()
-                suppressed = int(window[2]) if window else 0
-                window = [now, 0, 0]
-                self._windows[key] = window
-            else:
-                suppressed = 0
-            if window[1] >= self.burst:
-                window[2] += 1
-                return False
-            window[1] += 1
+        allowed, suppressed = self.limiter.allow(key)
+        if not allowed:
+            return False
         if suppressed:
             extra["suppressed_since_last"] = suppressed
         self.logger.log(level, msg, extra=extra)

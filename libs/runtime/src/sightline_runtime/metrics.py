@@ -53,6 +53,12 @@ class ServiceMetrics:
             ["service", "handler"],
             registry=self.registry,
         )
+        self.reports_suppressed = Counter(
+            "sightline_error_reports_suppressed_total",
+            "Refused core-NATS events counted but not dead-lettered (over the per-device report budget)",
+            ["service", "handler"],
+            registry=self.registry,
+        )
         self.published = Counter(
             "sightline_events_published_total",
             "Events published, by protobuf type",
