@@ -11,7 +11,7 @@ PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/
 .PHONY: help install system-deps demo up test test-fast lint format contracts bench screenshots clean
 
 help:
-	@echo "make demo       install everything, then run the local stack (sightline up)"
+	@echo "make demo       install everything, then run the local stack with a scripted pair of glasses (sightline up --demo)"
 	@echo "make test       install everything, then run the whole test suite"
 	@echo "make test-fast  unit and contract tests only"
 	@echo "make lint       ruff + buf lint + contract drift check"
@@ -31,7 +31,7 @@ $(STAMP): requirements/dev.txt $(PACKAGE_FILES)
 	touch $@
 
 demo: install
-	$(BIN)/sightline up
+	$(BIN)/sightline up --demo
 
 up: demo
 
