@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline_cli.commands import devices, glasses, glossary, stack
+from sightline_cli.commands import certs, devices, glasses, glossary, stack
 
 app = typer.Typer(help="Sightline — the open backend for AI glasses.", no_args_is_help=True, add_completion=False)
 app.command()(stack.up)
@@ -12,3 +12,4 @@ app.command()(stack.status)
 app.command()(glasses.glasses)
 app.add_typer(devices.app, name="devices")
 app.add_typer(glossary.app, name="glossary")
+app.add_typer(certs.app, name="certs")

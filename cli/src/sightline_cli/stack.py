@@ -39,6 +39,10 @@ class StackInfo:
     services: dict[str, ServiceEntry] = field(default_factory=dict)
     # Where the glasses' edge nodes connect (nats-leaf://); empty in an older stack.json.
     leafnode_url: str = ""
+    # The admin user's credentials (the hub refuses anonymous connections) and
+    # the CA the leafnode TLS certificate is signed by.
+    admin_credentials: str = ""
+    tls_ca_file: str = ""
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STACK_FILE

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sightline_runtime import partitions
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.processes import die_with_parent, free_port, port_is_free
 
+from sightline_cli.security import LocalSecurity
 from sightline_cli.stack import ServiceEntry, StackInfo
 
 log = logging.getLogger(__name__)
@@ -82,18 +82,25 @@ class Supervisor:
     _monitor: asyncio.Task[None] | None = None
 
     # --- start ---
+    @property
+    def security(self) -> LocalSecurity:
+        return LocalSecurity(self.state_dir)
+
     def start_nats(self) -> NatsServer:
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        # Authorisation is always on: every user has its own credentials, anonymous
+        # connections are refused; the audio mapping lives in the account JWT.
+        auth_config = self.security.prepare_hub(self.services)
         config = NatsServerConfig(
             store_dir=self.state_dir / "nats",
             name="sightline-hub",
             port=pick_port(self.nats_port),
             monitor_port=pick_port(8222),
             domain="hub",
-            # The glasses' edge nodes connect here as leaf nodes (sightline glasses).
+            # The glasses' edge nodes connect here as leaf nodes (sightline glasses), over TLS.
             leafnode_port=pick_port(7422),
-            # Audio frames of one device always reach the same asr replica.
-            extra={"mappings": partitions.nats_mappings()},
+            leafnode_tls=self.security.tls.server_block(),
+            extra=auth_config,
         )
         self.nats = NatsServer(config).start()
         return self.nats
@@ -110,6 +117,7 @@ class Supervisor:
                     "SIGHTLINE_NATS_URL": self.nats.url,
                     "SIGHTLINE_HTTP_HOST": "127.0.0.1",
                     "SIGHTLINE_INSTANCE": f"{name}-local",
+                    "SIGHTLINE_NATS_CREDENTIALS_FILE": str(self.security.creds.service(name)),
                     "PYTHONUNBUFFERED": "1",
                 },
             )
@@ -122,6 +130,8 @@ class Supervisor:
             nats_url=self.nats.url,
             nats_monitor_url=self.nats.monitor_url,
             leafnode_url=self.nats.leafnode_url,
+            admin_credentials=str(self.security.creds.admin()),
+            tls_ca_file=str(self.security.tls.ca),
             state_dir=str(self.state_dir.resolve()),
             supervisor_pid=os.getpid(),
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

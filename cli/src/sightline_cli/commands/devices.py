@@ -1,4 +1,13 @@
-"""`sightline devices`: provision, revoke and list devices."""
+"""`sightline devices`: provision, revoke, list devices and read their audit trail.
+
+`add` issues the device's own credentials (a NATS user JWT whose permissions
+cover only its own subjects, docs/security.md) into
+<state dir>/creds/devices/<id>.creds (0600; the path is printed, the secret
+never), registers it and has the hub source its edge up-link. `revoke` cuts
+it off: registry, credentials revoked on the hub (live connections closed),
+file removed, source removed. `audit` prints what touched its camera and
+microphone.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +15,32 @@ import asyncio
 from pathlib import Path
 from typing import Annotated
 
-import nats
 import typer
 from rich.table import Table
-from sightline.v1.device_pb2 import DeviceStatus
+from sightline.v1.device_pb2 import AuditAction, AuditRecord, DeviceStatus
+from sightline_runtime.audit import read_audit
+from sightline_runtime.auth import ClaimsUpdateError
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.subjects import InvalidDeviceId, check_device_id
 
-from sightline_cli.console import DEFAULT_STATE, Server, StateDir, fail, out, server_url
+from sightline_cli.console import DEFAULT_STATE, Creds, Server, StateDir, connect_hub, fail, out
+from sightline_cli.security import LocalSecurity, NotProvisioned, provision_device, revoke_device
 
 app = typer.Typer(help="Provision and manage devices.", no_args_is_help=True)
 
 
-async def _with_registry(server: str | None, state_dir: Path, action):
-    url, _ = server_url(server, state_dir)
+def _device(device: str) -> str:
     try:
-        nc = await asyncio.wait_for(nats.connect(url, name="sightline-cli", connect_timeout=2), 10)
-    except (OSError, nats.errors.NoServersError) as exc:
-        raise fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
-    try:
-        return await action(DeviceRegistry(nc.jetstream()))
-    finally:
-        await nc.drain()
+        return check_device_id(device)
+    except InvalidDeviceId as exc:
+        raise fail(str(exc), 2) from None
+
+
+def _authority(state_dir: Path) -> LocalSecurity:
+    security = LocalSecurity(state_dir)
+    if not security.has_authority():
+        raise fail(f"no signing keys under {state_dir / 'auth'}: provision from the state dir of the hub's `sightline up`")
+    return security
 
 
 @app.command("add")
@@ -36,36 +49,101 @@ def devices_add(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     target_language: Annotated[str, typer.Option(help="Default caption translation language.")] = "",
     server: Server = None,
+    creds: Creds = None,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
-    """Provision a device (or re-activate a revoked one)."""
-    try:
-        check_device_id(device)
-    except InvalidDeviceId as exc:
-        raise fail(str(exc), 2) from None
-    record = asyncio.run(_with_registry(server, state_dir, lambda r: r.add(device, display_name=name, target_language=target_language)))
+    """Provision a device (or re-activate a revoked one) and issue its credentials."""
+    device = _device(device)
+    security = _authority(state_dir)
+
+    async def run():
+        nc = await connect_hub(server, state_dir, creds)
+        try:
+            return await provision_device(nc, security, device, display_name=name, target_language=target_language)
+        finally:
+            await nc.drain()
+
+    record, path, issued = asyncio.run(run())
     out.print(f"device [bold]{record.device_id}[/bold] is active")
+    out.print(f"credentials {'written to' if issued else 'kept in'} {path} (mode 0600)", markup=False, soft_wrap=True)
 
 
 @app.command("revoke")
-def devices_revoke(device: str, server: Server = None, state_dir: StateDir = DEFAULT_STATE) -> None:
-    """Revoke a device: services refuse its events from now on."""
-    record = asyncio.run(_with_registry(server, state_dir, lambda r: r.revoke(device)))
-    if record is None:
-        raise fail(f"no device {device!r}")
-    out.print(f"device [bold]{device}[/bold] revoked")
+def devices_revoke(device: str, server: Server = None, creds: Creds = None, state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Revoke a device: its credentials stop working at once, services refuse its events."""
+    device = _device(device)
+    security = _authority(state_dir)
+
+    async def run():
+        nc = await connect_hub(server, state_dir, creds)
+        system = await connect_hub(server, state_dir, security.creds.system(), name="sightline-cli-system")
+        try:
+            return await revoke_device(nc, system, security, device)
+        finally:
+            await system.drain()
+            await nc.drain()
+
+    try:
+        asyncio.run(run())
+    except NotProvisioned as exc:
+        raise fail(str(exc)) from None
+    except ClaimsUpdateError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"device [bold]{device}[/bold] revoked: credentials invalidated, live connections closed")
 
 
 @app.command("list")
-def devices_list(server: Server = None, state_dir: StateDir = DEFAULT_STATE) -> None:
+def devices_list(server: Server = None, creds: Creds = None, state_dir: StateDir = DEFAULT_STATE) -> None:
     """List provisioned devices."""
-    records = asyncio.run(_with_registry(server, state_dir, lambda r: r.list()))
-    table = Table("device", "name", "status", "created")
+
+    async def run():
+        nc = await connect_hub(server, state_dir, creds)
+        try:
+            return await DeviceRegistry(nc.jetstream()).list()
+        finally:
+            await nc.drain()
+
+    records = asyncio.run(run())
+    table = Table("device", "name", "status", "privacy", "created")
     for record in records:
         table.add_row(
             record.device_id,
             record.display_name,
             DeviceStatus.Name(record.status).removeprefix("DEVICE_STATUS_").lower(),
+            "on" if record.privacy.enabled else "off",
             record.created_at.ToDatetime().isoformat(timespec="seconds"),
         )
     out.print(table)
+
+
+@app.command("audit")
+def devices_audit(
+    device: Annotated[str, typer.Argument(help="Device id.")],
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many of the newest records.")] = 200,
+    server: Server = None,
+    creds: Creds = None,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Print the device's audit trail: every camera and microphone access, privacy mode changes."""
+    device = _device(device)
+
+    async def run() -> list[AuditRecord]:
+        nc = await connect_hub(server, state_dir, creds)
+        try:
+            return await read_audit(nc.jetstream(), device, limit=limit)
+        finally:
+            await nc.drain()
+
+    records = asyncio.run(run())
+    table = Table("time", "action", "service", "reference", "detail", title=f"audit trail of {device}")
+    for record in records:
+        table.add_row(
+            record.meta.created_at.ToDatetime().isoformat(timespec="milliseconds"),
+            AuditAction.Name(record.action).removeprefix("AUDIT_ACTION_").lower(),
+            record.service,
+            record.reference_id,
+            record.detail,
+        )
+    out.print(table)
+    if not records:
+        out.print(f"no audit records for {device}")

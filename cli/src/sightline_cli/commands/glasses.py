@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import nats
 import typer
 from sightline.v1.display_pb2 import HudRegion
-from sightline_glasses.agent import GlassesAgent
+from sightline_glasses.agent import GlassesAgent, PrivacyModeActive
 from sightline_glasses.audio import AudioFileError, read_wav
 from sightline_glasses.edge import EdgeBusy, EdgeNode, edge_store_dir
 from sightline_glasses.hud import HudServer
@@ -28,14 +28,13 @@ from sightline_glasses.photo_upload import HubUnreachable, PhotoStoreFull
 from sightline_glasses.photos import Photo, PhotoError, read_photo
 from sightline_glasses.settings import EdgeSettings
 from sightline_glasses.uplink import UplinkFull
-from sightline_runtime import streams
-from sightline_runtime.devices import DeviceRegistry, is_active
 from sightline_runtime.natsserver import NatsServerError
 from sightline_runtime.subjects import InvalidDeviceId, check_device_id
 from sightline_runtime.telemetry import make_tracer_provider
 
-from sightline_cli.console import DEFAULT_STATE, StateDir, err, fail, out, server_url
+from sightline_cli.console import DEFAULT_STATE, StateDir, connect_hub, err, fail, out, server_url
 from sightline_cli.render import update_json, update_panel
+from sightline_cli.security import LocalSecurity, ensure_source, provision_device
 from sightline_cli.stack import StackInfo
 
 
@@ -64,6 +63,16 @@ def glasses(
     drain_timeout: Annotated[
         float, typer.Option(min=0, help="Before exiting, wait this long for queued inputs and photos to reach the hub.")
     ] = 10.0,
+    creds: Annotated[
+        Path | None,
+        typer.Option("--creds", help="The device's credentials (sightline devices add); default: issued by the local stack."),
+    ] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option("--tls-ca", help="CA that signed the hub's leafnode certificate; default: the local stack's.")
+    ] = None,
+    privacy: Annotated[
+        str | None, typer.Option("--privacy", help="Turn privacy mode on or off first: camera and microphone stop, on the hub too.")
+    ] = None,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Run a simulated pair of glasses: send inputs, print the display updates that come back."""
@@ -78,11 +87,17 @@ def glasses(
             read_wav(path)  # refuse a bad file before anything is sent
         except AudioFileError as exc:
             raise fail(str(exc), 2) from None
+    if privacy not in (None, "on", "off"):
+        raise fail(f"--privacy takes on or off, not {privacy!r}", 2)
+    for path in (creds, tls_ca):
+        if path is not None and not path.is_file():
+            raise fail(f"no such file: {path}", 2)
     speech = Speech(files=say or [], source=source_language, target=target_language)
     settings = EdgeSettings()
     photos = _read_photos(photo or [], settings)
     url, local = server_url(server, state_dir)
     edge = None if direct else EdgeOptions(store_dir=edge_store_dir(state_dir, device), leaf_url=_leaf_url(leaf_url, url, local, state_dir))
+    access = _access(local, state_dir, creds, tls_ca)
     # The HUD page is for a person watching; --jsonl is for scripts, which get no port opened unasked.
     serve_hud = (not jsonl) if hud is None else hud
     page_port = hud_port if serve_hud else None
@@ -101,6 +116,8 @@ def glasses(
             edge=edge,
             settings=settings,
             drain_timeout=drain_timeout,
+            access=access,
+            privacy=None if privacy is None else privacy == "on",
         )
     )
     expects_reply = bool(text or say) or edge is None
@@ -112,6 +129,25 @@ def glasses(
         )
     if expects_reply and received.updates == 0:
         raise fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
+
+
+@dataclass(frozen=True)
+class Access:
+    """How these glasses authenticate: their credentials file (None: issue
+    them from the local stack), the CA of the hub's leafnode certificate,
+    and the local stack's admin access for provisioning."""
+
+    creds: Path | None = None
+    tls_ca: Path | None = None
+    local_security: LocalSecurity | None = None
+
+
+def _access(local: bool, state_dir: Path, creds: Path | None, tls_ca: Path | None) -> Access:
+    if not local:
+        return Access(creds=creds, tls_ca=tls_ca)
+    stack = StackInfo.read(state_dir)
+    ca = tls_ca or (Path(stack.tls_ca_file) if stack.tls_ca_file else None)
+    return Access(creds=creds, tls_ca=ca, local_security=LocalSecurity(state_dir) if stack.admin_credentials else None)
 
 
 @dataclass(frozen=True)
@@ -186,21 +222,34 @@ async def _glasses(
     edge: EdgeOptions | None = None,
     settings: EdgeSettings | None = None,
     drain_timeout: float = 10.0,
+    access: Access | None = None,
+    privacy: bool | None = None,
 ) -> Received:
     provider = make_tracer_provider("glasses", instance=device)
     settings = settings or EdgeSettings()
+    access = access or Access()
     try:
         async with contextlib.AsyncExitStack() as running:
+            creds = access.creds
+            if creds is None and local and access.local_security is not None:
+                creds = await _provision_at_hub(url, device, access.local_security)
             if edge is None:
-                agent = GlassesAgent(device, url, tracer_provider=provider, settings=settings)
+                agent = GlassesAgent(device, url, tracer_provider=provider, settings=settings, credentials_file=_str(creds))
             else:
-                node = await _start_edge(device, edge, settings)
+                leaf = {"leaf_credentials_file": _str(creds) or settings.leaf_credentials_file}
+                if access.tls_ca is not None:
+                    leaf["leaf_tls_ca_file"] = str(access.tls_ca)
+                node = await _start_edge(device, edge, settings.model_copy(update=leaf))
                 running.callback(node.stop)
                 agent = GlassesAgent.on_edge(node, tracer_provider=provider)
             await running.enter_async_context(agent)
             await running.enter_async_context(_hud_page(agent, hud_port, jsonl=jsonl))
-            if local:
-                await (_provision_at_hub(url, device) if edge is not None else _provision_locally(agent, device))
+            if local and edge is not None and access.local_security is not None:
+                # Now that the edge has its outbox, the hub's source starts at once.
+                await _source_at_hub(url, device, access.local_security)
+            if privacy is not None:
+                await agent.set_privacy(privacy)
+                err.print(f"[dim]privacy mode {'on: camera and microphone off' if privacy else 'off'}[/dim]")
             await _take_photos(agent, photos or [])
             for item in texts:
                 await agent.send_text(item, language=language)
@@ -212,7 +261,9 @@ async def _glasses(
             return Received(updates=received, queued=agent.queued, online=agent.online)
     except (OSError, nats.errors.NoServersError) as exc:
         raise fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
-    except (PhotoError, PhotoStoreFull, UplinkFull, HubUnreachable) as exc:
+    except nats.errors.Error as exc:
+        raise fail(f"NATS at {url} refused these glasses: {exc} (are their credentials valid? see sightline devices add)") from None
+    except (PhotoError, PhotoStoreFull, UplinkFull, HubUnreachable, PrivacyModeActive) as exc:
         raise fail(str(exc)) from None
     finally:
         provider.shutdown()
@@ -270,30 +321,30 @@ async def _start_edge(device: str, options: EdgeOptions, settings: EdgeSettings)
     return node
 
 
-async def _provision_at_hub(url: str, device: str) -> None:
-    """Dev convenience for the local stack only, with the stack's own access:
-    provision the device and have the hub source its edge up-link (idempotent).
-    Done after the edge has its outbox, so the hub's source starts at once."""
-    nc = await asyncio.wait_for(nats.connect(url, name="sightline-cli", connect_timeout=2), 10)
+def _str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+async def _provision_at_hub(url: str, device: str, security: LocalSecurity) -> Path:
+    """Dev convenience for the local stack only, with its admin access:
+    provision the device (registry + its own credentials). Returns the
+    credentials file."""
+    nc = await connect_hub(url, security.state_dir, name="sightline-cli")
     try:
-        js = nc.jetstream()
-        registry = DeviceRegistry(js)
-        if not is_active(await registry.get(device)):
-            await registry.add(device)
-            err.print(f"[dim]provisioned device {device!r} in the local stack's registry[/dim]")
-        await streams.ensure_stream(js, streams.GLASSES_UP)
-        await streams.ensure_uplink_source(js, device)
+        _, path, issued = await provision_device(nc, security, device, source=False)
     finally:
         await nc.drain()
+    if issued:
+        err.print(f"[dim]provisioned device {device!r} in the local stack (credentials: {path})[/dim]")
+    return path
 
 
-async def _provision_locally(agent: GlassesAgent, device: str) -> None:
-    """Dev convenience for the local stack only: provision an unknown device."""
-    assert agent.nc is not None
-    registry = DeviceRegistry(agent.nc.jetstream())
-    if not is_active(await registry.get(device)):
-        await registry.add(device)
-        err.print(f"[dim]provisioned device {device!r} in the local stack's registry[/dim]")
+async def _source_at_hub(url: str, device: str, security: LocalSecurity) -> None:
+    nc = await connect_hub(url, security.state_dir, name="sightline-cli")
+    try:
+        await ensure_source(nc, device)
+    finally:
+        await nc.drain()
 
 
 @contextlib.asynccontextmanager

@@ -10,14 +10,13 @@ import asyncio
 from pathlib import Path
 from typing import Annotated
 
-import nats
 import typer
 from rich.table import Table
 from sightline_runtime.glossary import GlossaryError, GlossaryStore
 from sightline_runtime.languages import InvalidLanguage
 from sightline_runtime.subjects import InvalidDeviceId
 
-from sightline_cli.console import DEFAULT_STATE, Server, StateDir, fail, out, server_url
+from sightline_cli.console import DEFAULT_STATE, Server, StateDir, connect_hub, fail, out
 
 app = typer.Typer(help="Manage a device's translation glossary.", no_args_is_help=True)
 
@@ -26,11 +25,7 @@ Target = Annotated[str, typer.Option("--to", help="Language of the translation (
 
 
 async def _with_glossary(server: str | None, state_dir: Path, action):
-    url, _ = server_url(server, state_dir)
-    try:
-        nc = await asyncio.wait_for(nats.connect(url, name="sightline-cli", connect_timeout=2), 10)
-    except (OSError, nats.errors.NoServersError) as exc:
-        raise fail(f"cannot reach NATS at {url}: {exc or 'timed out'}") from None
+    nc = await connect_hub(server, state_dir)
     try:
         return await action(GlossaryStore(nc.jetstream()))
     finally:

@@ -12,10 +12,10 @@ from typing import Annotated
 import nats
 import typer
 from sightline_glasses.demo.runner import DEMO_DEVICE, play_demo
-from sightline_runtime.devices import DeviceRegistry, is_active
 
 from sightline_cli.console import DEFAULT_STATE, StateDir, err, fail, out
 from sightline_cli.render import stack_table
+from sightline_cli.security import LocalSecurity, provision_device
 from sightline_cli.stack import SERVICES, StackInfo, StackNotRunning
 from sightline_cli.supervisor import Supervisor
 
@@ -67,7 +67,7 @@ async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_
             out.print(f"stack file: {state_dir / 'stack.json'}")
             out.print("try: [bold]sightline glasses --device a --text hello[/bold]  ·  Ctrl-C stops")
             if demo_hud_port is not None:
-                demo = await _start_demo(nats_server.url, demo_hud_port)
+                demo = await _start_demo(nats_server.url, demo_hud_port, supervisor.security)
         elif not stop.is_set():
             waiter.cancel()
             err.print(
@@ -84,20 +84,27 @@ async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_
         out.print("stopped")
 
 
-async def _start_demo(nats_url: str, hud_port: int) -> asyncio.Task[None]:
-    """Provision the demo device, then play the demo script on its HUD page in the background."""
-    nc = await nats.connect(nats_url, name="sightline-demo-setup")
+async def _start_demo(nats_url: str, hud_port: int, security: LocalSecurity) -> asyncio.Task[None]:
+    """Provision the demo device (and its credentials), then play the demo script on its HUD page in the background."""
+    nc = await nats.connect(nats_url, name="sightline-demo-setup", user_credentials=str(security.creds.admin()))
     try:
-        registry = DeviceRegistry(nc.jetstream())
-        if not is_active(await registry.get(DEMO_DEVICE)):
-            await registry.add(DEMO_DEVICE, display_name="Demo glasses")
+        _, device_creds, _ = await provision_device(nc, security, DEMO_DEVICE, display_name="Demo glasses")
     finally:
         await nc.drain()
 
     def announce(url: str) -> None:
         out.print(f"demo HUD: {url}  (open it in a browser: the demo glasses play a scripted tour)", markup=False, soft_wrap=True)
 
-    task = asyncio.create_task(play_demo(nats_url, hud_port=hud_port, on_hud=announce), name="demo")
+    task = asyncio.create_task(
+        play_demo(
+            nats_url,
+            hud_port=hud_port,
+            on_hud=announce,
+            device_credentials=str(device_creds),
+            director_credentials=str(security.director_creds(DEMO_DEVICE)),
+        ),
+        name="demo",
+    )
     task.add_done_callback(_demo_ended)
     return task
 

@@ -25,10 +25,11 @@ from faststream.exceptions import AckMessage, HandlerException, NackMessage, Rej
 from faststream.nats.annotations import NatsMessage
 from google.protobuf.message import Message
 from sightline.v1.common_pb2 import EventMeta
-from sightline.v1.device_pb2 import DeviceRecord
+from sightline.v1.device_pb2 import AuditAction, DeviceRecord
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 
-from sightline_runtime import subjects
+from sightline_runtime import privacy, subjects
+from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected, decode_event
 from sightline_runtime.devices import DeviceDirectory, is_active
 from sightline_runtime.events import HEADER_MSG_ID, new_event_id, now_timestamp
@@ -78,6 +79,11 @@ class HandlerSpec(Generic[M]):
     # it and counted with outcome "duplicate", however late it arrives.
     # Durable consumers only.
     dedup: bool = False
+    # Camera or microphone data: dropped by the guard while the device's
+    # privacy mode is on (sightline_runtime.privacy), with an audit record.
+    sensor: privacy.Sensor | None = None
+    # Called with a sensor event the guard dropped for privacy (e.g. delete a stored photo).
+    on_privacy_drop: Callable[[Any, EventContext], Awaitable[None]] | None = None
 
     @property
     def subscription_subject(self) -> str:
@@ -146,6 +152,9 @@ class EventGuard:
         self.core_reports = WindowLimiter(burst=5, interval_s=10.0)
         # Set by Service at start-up when a handler has dedup=True.
         self.inbox: Inbox | None = None
+        self.audit = AuditLog(publisher, service)
+        # Microphone drops are audited once per device and privacy period, not per frame.
+        self._audited_drops: dict[tuple[str, str, int], None] = {}
 
     def wrap(self, spec: HandlerSpec[M], handler: Handler[M], context: ContextRepo) -> Callable[[], Awaitable[None]]:
         """The function faststream subscribes. It takes no parameters: an
@@ -187,6 +196,7 @@ class EventGuard:
                         event_id=meta.event_id if meta is not None else "",
                         device_id=device_id,
                     )
+            _check_source(subject, headers, device_id, meta)
             ctx = EventContext(
                 subject=subject,
                 device_id=device_id,
@@ -195,10 +205,7 @@ class EventGuard:
                 delivery_attempt=attempt,
                 device=record,
             )
-            if spec.dedup:
-                outcome = await self._handle_once(spec, handler, event, ctx)
-            else:
-                await handler(event, ctx)
+            outcome = await self._dispatch(spec, handler, event, ctx)
         except EventRejected as rejected:
             outcome = "rejected"
             await self._refuse(spec, delivery, rejected, jetstream=jetstream)
@@ -263,6 +270,40 @@ class EventGuard:
             # Core NATS (live audio, partials): nothing of these is persisted anyway, so
             # a flood of garbage is counted, not written to JetStream twice a frame.
             self.metrics.reports_suppressed.labels(self.service, spec.name).inc()
+
+    async def _dispatch(self, spec: HandlerSpec[M], handler: Handler[M], event: M, ctx: EventContext) -> str:
+        """Run the handler (once, with dedup) unless privacy mode drops the event; returns the outcome."""
+        meta = getattr(event, "meta", None)
+        if spec.sensor is not None and privacy.blocks(ctx.device, meta.created_at if meta is not None else None):
+            await self._privacy_drop(spec, event, ctx)
+            return "privacy_dropped"
+        if spec.dedup:
+            return await self._handle_once(spec, handler, event, ctx)
+        await handler(event, ctx)
+        return "ok"
+
+    async def _privacy_drop(self, spec: HandlerSpec[M], event: M, ctx: EventContext) -> None:
+        """Privacy mode is on for this device: the data is not processed, only
+        its drop is recorded (once per privacy period for the microphone)."""
+        assert spec.sensor is not None
+        if spec.on_privacy_drop is not None:
+            await spec.on_privacy_drop(event, ctx)
+        period = ctx.device.privacy.seq if ctx.device is not None else 0
+        if spec.sensor is privacy.Sensor.MICROPHONE:
+            key = (ctx.device_id, spec.name, period)
+            if key in self._audited_drops:
+                return
+            if len(self._audited_drops) > 10_000:
+                self._audited_drops.clear()
+            self._audited_drops[key] = None
+        await self.audit.record(
+            ctx.device_id,
+            AuditAction.AUDIT_ACTION_DATA_DROPPED_PRIVACY,
+            reference_id=getattr(event, "photo_id", "") or getattr(event, "stream_id", "") or ctx.event_id,
+            detail=f"{spec.sensor.value} data not processed by {self.service}: privacy mode",
+            causation_id=ctx.event_id,
+            dedup_key=f"drop:{self.service}:{spec.name}:{ctx.event_id}",
+        )
 
     async def _handle_once(self, spec: HandlerSpec[M], handler: Handler[M], event: M, ctx: EventContext) -> str:
         """Run the handler unless the inbox says this event id was handled;
@@ -334,6 +375,25 @@ class EventGuard:
             log.exception("could not dead-letter an event; leaving it for redelivery", extra={"handler": spec.name, "subject": subject})
             raise NackMessage(delay=retry_delay_s(attempt)) from None
         self.metrics.dead_letters.labels(self.service, spec.name).inc()
+
+
+# The hub writes this header on every message it sources: "<stream>[:<hash>] <seq> ...".
+STREAM_SOURCE = "Nats-Stream-Source"
+
+
+def _check_source(subject: str, headers: Mapping[str, str], device_id: str, meta: Any) -> None:
+    """A message sourced from a device's edge outbox (UPLINK_<device>) must be
+    about that device: a tampered edge could otherwise put another device's
+    subjects into its outbox and have the hub store them."""
+    source = headers.get(STREAM_SOURCE, "")
+    stream = source.split(" ", 1)[0].split(":", 1)[0]
+    if stream.startswith("UPLINK_") and stream.removeprefix("UPLINK_") != subjects.device_token(subject):
+        raise EventRejected(
+            ErrorCode.ERROR_CODE_FORBIDDEN,
+            f"{subject} came from the up-link of another device ({stream})",
+            event_id=meta.event_id if meta is not None else "",
+            device_id=device_id,
+        )
 
 
 __all__ = ["AckMessage", "EventContext", "EventGuard", "Handler", "HandlerSpec", "NackMessage", "RejectMessage", "retry_delay_s"]

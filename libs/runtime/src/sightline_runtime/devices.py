@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from google.protobuf.message import DecodeError
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from sightline.v1.device_pb2 import DeviceRecord, DeviceStatus, HudProfile
 
 from sightline_runtime.events import now_timestamp
@@ -74,6 +75,8 @@ class DeviceRegistry:
         self._negative_ttl_s = negative_ttl_s
         self._watch_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
+        # Called with (device_id, privacy enabled) when a mirrored record's privacy mode changes.
+        self.privacy_listeners: list[Callable[[str, bool], None]] = []
 
     async def open(self) -> DeviceRegistry:
         if self._kv is None:
@@ -108,11 +111,21 @@ class DeviceRegistry:
                     continue
                 record = _parse(entry.key, entry.value)
                 if record is not None:
+                    previous = self._mirror.get(entry.key)
                     self._mirror[entry.key] = record
                     self._misses.pop(entry.key, None)
+                    if previous is not None and previous.privacy.enabled != record.privacy.enabled:
+                        self._privacy_changed(entry.key, record.privacy.enabled)
         finally:
             with contextlib.suppress(Exception):
                 await watcher.stop()
+
+    def _privacy_changed(self, device_id: str, enabled: bool) -> None:
+        for listener in list(self.privacy_listeners):
+            try:
+                listener(device_id, enabled)
+            except Exception:
+                log.exception("privacy listener failed", extra={"device_id": device_id})
 
     async def lookup(self, device_id: str) -> DeviceRecord | None:
         record = self._mirror.get(device_id)
@@ -144,6 +157,31 @@ class DeviceRegistry:
         await self._kv.put(record.device_id, record.SerializeToString())
         self._mirror[record.device_id] = record
         self._misses.pop(record.device_id, None)
+
+    async def update(self, device_id: str, change: Callable[[DeviceRecord], bool], *, attempts: int = 10) -> bool:
+        """Change a record with compare-and-set (several services may write it
+        at once); `change` edits the record in place and says whether it did.
+        False when the device does not exist or nothing changed."""
+        await self.open()
+        for _ in range(attempts):
+            try:
+                entry = await self._kv.get(device_id)
+            except KeyNotFoundError:
+                return False
+            record = _parse(device_id, entry.value) if entry.value else None
+            if record is None or not change(record):
+                return False
+            record.updated_at.CopyFrom(now_timestamp())
+            try:
+                await self._kv.update(device_id, record.SerializeToString(), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            previous = self._mirror.get(device_id)
+            self._mirror[device_id] = record
+            if previous is not None and previous.privacy.enabled != record.privacy.enabled:
+                self._privacy_changed(device_id, record.privacy.enabled)
+            return True
+        raise RuntimeError(f"device {device_id!r}: the record kept changing under {attempts} updates")
 
     async def add(self, device_id: str, *, display_name: str = "", target_language: str = "") -> DeviceRecord:
         existing = await self.get(device_id)

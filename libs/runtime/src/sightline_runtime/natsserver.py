@@ -57,6 +57,8 @@ class NatsServerConfig:
     max_payload: int = 2 * 1024 * 1024
     # Accept leaf node connections on this port (hub); 0 = pick one, None = off.
     leafnode_port: int | None = None
+    # leafnodes.tls of the accepting side (cert_file, key_file, ...); None = plain TCP.
+    leafnode_tls: dict[str, Any] | None = None
     # Leaf remotes to connect to (edge), in nats-server config form.
     leaf_remotes: list[dict[str, Any]] = field(default_factory=list)
     # Cluster block (name, port, routes) for clustered tests; None = standalone.
@@ -84,6 +86,8 @@ class NatsServerConfig:
         leafnodes: dict[str, Any] = {}
         if self.leafnode_port is not None:
             leafnodes |= {"host": self.host, "port": self.leafnode_port}
+            if self.leafnode_tls:
+                leafnodes["tls"] = dict(self.leafnode_tls)
         if self.leaf_remotes:
             leafnodes["remotes"] = self.leaf_remotes
         if leafnodes:
@@ -164,7 +168,7 @@ class NatsServer:
         if self.config.leafnode_port == 0:
             self.config.leafnode_port = free_port(self.config.host)
         self.config_file.write_text(json.dumps(self.config.render(), indent=2))
-        # A leaf remote may carry an NKey seed: the config is for this user only.
+        # A leaf remote may carry an NKey seed, the hub its operator JWT: for this user only.
         self.config_file.chmod(0o600)
         log = self.log_file.open("ab")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 import sys
@@ -22,7 +23,10 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
 from google.protobuf.message import Message
 from opentelemetry.sdk.trace import TracerProvider
+from sightline.v1.input_pb2 import DeviceInput
 
+from sightline_runtime import privacy
+from sightline_runtime.auth import service_inbox_prefix
 from sightline_runtime.consumer import EventGuard, Handler, HandlerSpec
 from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
 from sightline_runtime.health_grpc import GrpcHealthServer
@@ -32,7 +36,7 @@ from sightline_runtime.logs import configure_logging
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.settings import NatsSettings, ServiceSettings
-from sightline_runtime.streams import DEAD_LETTERS, ERRORS, StreamSpec, ensure_streams
+from sightline_runtime.streams import ASR, AUDIT, DEAD_LETTERS, ERRORS, GLASSES_UP, TRANSLATION, StreamSpec, ensure_streams
 from sightline_runtime.telemetry import make_tracer_provider, telemetry_middleware
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,8 @@ class Service:
             drain_timeout=settings.drain_timeout_s,
             connect_timeout=int(max(1, settings.nats_connect_timeout_s)),
             max_reconnect_attempts=-1,  # a hub restart must not end the service
+            # Replies to this service arrive under its own prefix, which only it may read.
+            inbox_prefix=service_inbox_prefix(name),
             logger=logging.getLogger(f"sightline.{name}.broker"),
         )
         self.publisher = EventPublisher(self.broker, name, self.metrics)
@@ -94,6 +100,9 @@ class Service:
         self.devices: DeviceRegistry | None = None
         self.guard = EventGuard(name, publisher=self.publisher, metrics=self.metrics, directory=directory or _NoDevices(), limits=settings)
         self._startup_hooks: list[Hook] = []
+        # Set once a handler processes camera or microphone data (HandlerSpec.sensor).
+        self.privacy: privacy.PrivacyControl | None = None
+        self._privacy_listeners: list[Callable[[str, bool], None]] = []
         self._shutdown_hooks: list[Hook] = []
         # Opened at start-up when a handler has dedup=True (sightline_runtime.inbox).
         self._needs_inbox = False
@@ -116,6 +125,8 @@ class Service:
             if spec.consumer is None:
                 raise ValueError(f"{spec.name}: dedup=True needs a durable consumer (core NATS events are not redelivered)")
             self._needs_inbox = True
+        if spec.sensor is not None and self.privacy is None:
+            self._enforce_privacy()
         guarded = self.guard.wrap(spec, handler, self.broker.context)
         title = f"{self.name}.{spec.name}"
         if spec.consumer is not None:
@@ -126,11 +137,35 @@ class Service:
                 durable=consumer.durable,
                 config=consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
                 pull_sub=PullSub(batch_size=1 if spec.ordered else 16, timeout=5.0),
+                # faststream passes nats-py "_INBOX." for pull fetches unless told otherwise.
+                inbox_prefix=f"{service_inbox_prefix(self.name)}.".encode(),
                 max_workers=spec.max_workers,
                 title=title,
             )(guarded)
         else:
             self.broker.subscriber(spec.subject, queue=spec.queue or self.name, max_workers=spec.max_workers, title=title)(guarded)
+
+    def _enforce_privacy(self) -> None:
+        """This service handles sensor data: it applies privacy requests itself
+        (its own durable consumer), so privacy holds even if others are down."""
+        self.privacy = privacy.PrivacyControl(None, self.guard.audit)
+        self._streams = tuple(dict.fromkeys((*self._streams, GLASSES_UP, AUDIT)))
+        spec = HandlerSpec("privacy_request", DeviceInput, consumer=privacy.privacy_consumer(self.name))
+        self.subscribe(spec, self.privacy.on_device_input)
+
+    def _with_retention(self, spec: StreamSpec) -> StreamSpec:
+        """Streams holding transcripts and the audit trail keep them as configured."""
+        hours = self.settings.transcript_retention_hours
+        if spec.name in (ASR.name, TRANSLATION.name):
+            return dataclasses.replace(spec, max_age_s=hours * 3600.0)
+        if spec.name == AUDIT.name:
+            return dataclasses.replace(spec, max_age_s=self.settings.audit_retention_days * 86400.0)
+        return spec
+
+    def on_privacy_change(self, listener: Callable[[str, bool], None]) -> None:
+        """Call listener(device_id, enabled) when a device's privacy mode changes
+        (from the registry mirror, in every replica)."""
+        self._privacy_listeners.append(listener)
 
     def on_startup(self, hook: Hook) -> Hook:
         """Run after the broker connects and streams exist, before consuming (load models here)."""
@@ -156,11 +191,14 @@ class Service:
             )
             raise
         js = self.broker.connection.jetstream()
-        await ensure_streams(js, self._streams, replicas=self.settings.stream_replicas)
+        await ensure_streams(js, [self._with_retention(spec) for spec in self._streams], replicas=self.settings.stream_replicas)
         if self._fixed_directory is None:
             self.devices = DeviceRegistry(js, replicas=self.settings.stream_replicas)
             await self.devices.start()
             self.guard.directory = self.devices
+            self.devices.privacy_listeners.extend(self._privacy_listeners)
+            if self.privacy is not None:
+                self.privacy.registry = self.devices
             self.readiness.add("device_registry", lambda: self.devices is not None and self.devices.synced)
         if self._needs_inbox and self.guard.inbox is None:
             # A claim older than ack_wait belongs to a delivery JetStream has given up on.

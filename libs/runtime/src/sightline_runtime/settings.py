@@ -63,7 +63,16 @@ class LoggingSettings(_Base):
     log_format: str = "json"
 
 
-class ServiceSettings(NatsSettings, HttpSettings, LimitsSettings, LoggingSettings):
+class RetentionSettings(_Base):
+    # How long the hub keeps transcripts: final transcripts (stream ASR) and
+    # final translations (stream TRANSLATION). Every service declaring those
+    # streams applies it, so all must see the same value (one shared config).
+    transcript_retention_hours: float = Field(default=24.0, gt=0)
+    # How long a device's audit trail (stream AUDIT) is kept.
+    audit_retention_days: float = Field(default=365.0, gt=0)
+
+
+class ServiceSettings(NatsSettings, HttpSettings, LimitsSettings, LoggingSettings, RetentionSettings):
     """Everything a service needs from the runtime; services subclass it."""
 
     # Replica identity for logs and consumer names; the pod name in Kubernetes.

@@ -8,6 +8,7 @@ from typing import Any
 from sightline.v1.audio_pb2 import AudioFrame
 from sightline_runtime import partitions, subjects
 from sightline_runtime.consumer import HandlerSpec
+from sightline_runtime.privacy import Sensor
 from sightline_runtime.service import Service
 from sightline_runtime.streams import ASR
 
@@ -50,8 +51,10 @@ def create_service(settings: AsrSettings | None = None, **service_options: Any) 
     handlers = AsrHandlers(service.publisher, settings, runner, metrics)
     for subject in audio_subjects(settings, service.instance):
         # Raw audio is never persisted, not even in a dead letter: refusals keep its size and hash only.
-        spec = HandlerSpec("audio_frame", AudioFrame, subject=subject, keep_payload_in_dead_letter=False)
+        # Microphone data: the guard drops it while the device's privacy mode is on.
+        spec = HandlerSpec("audio_frame", AudioFrame, subject=subject, keep_payload_in_dead_letter=False, sensor=Sensor.MICROPHONE)
         service.subscribe(spec, handlers.on_audio_frame)
+    service.on_privacy_change(handlers.on_privacy_change)
     service.on_startup(handlers.start)
     service.on_shutdown(handlers.stop)
     service.readiness.add("models", lambda: handlers.ready)

@@ -17,8 +17,10 @@ from typing import Any
 
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.audio_pb2 import AudioFrame
+from sightline.v1.device_pb2 import AuditAction
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline_runtime import subjects
+from sightline_runtime.audit import AuditLog
 from sightline_runtime.consumer import EventContext
 from sightline_runtime.events import HybridClock, new_meta
 from sightline_runtime.publisher import EventPublisher
@@ -75,6 +77,7 @@ class AsrHandlers:
         self.buckets = DeviceBuckets(settings.asr_rate_limit_factor, settings.asr_rate_limit_burst_s)
         self.reports = ReportWindow(settings.asr_rate_limit_report_s)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.audit = AuditLog(publisher, SERVICE)
         self._sweeper: asyncio.Task[None] | None = None
 
     # --- lifecycle (app.py wires these to the service's start-up and shutdown) ---
@@ -127,6 +130,20 @@ class AsrHandlers:
             stream.feed(samples, ctx.event_id)
         if frame.end_of_stream:
             self._close(device, "end_of_stream")
+
+    def on_privacy_change(self, device: str, enabled: bool) -> None:
+        """Privacy mode on: forget the device's audio at once, without
+        finalizing the utterance in progress (its audio was captured, but the
+        wearer asked for it not to be processed from now on)."""
+        if not enabled:
+            return
+        stream = self.streams.pop(device, None)
+        if stream is None:
+            return
+        stream.discarded = True  # an inference in flight publishes nothing
+        self.scheduler.forget(stream.key)
+        self.metrics.active_streams.set(len(self.streams))
+        log.info("privacy mode: discarded the audio stream in progress", extra={"device_id": device})
 
     def _stream_for(self, frame: AudioFrame, ctx: EventContext) -> DeviceStream:
         device = ctx.device_id
@@ -246,6 +263,8 @@ class AsrHandlers:
         return transcript
 
     async def _emit_partial(self, stream: DeviceStream, run: UtteranceRun, hyp: Hypothesis) -> None:
+        if stream.discarded:
+            return
         # Core NATS: a partial is only worth something now; never stored.
         await self.publisher.publish(
             subjects.domain(SERVICE, "partial", stream.info.device_id), self._transcript(stream, run, hyp, final=False)
@@ -254,7 +273,18 @@ class AsrHandlers:
 
     async def _emit_final(self, stream: DeviceStream, run: UtteranceRun, hyp: Hypothesis) -> None:
         """The one final of an utterance (into JetStream ASR). The microphone
-        audit record of issue 4 belongs here: one per utterance transcribed."""
+        audit record is written here: one per utterance the engine processed."""
+        if stream.discarded:
+            return  # privacy mode came on while it was being transcribed
+        await self.audit.record(
+            stream.info.device_id,
+            AuditAction.AUDIT_ACTION_MICROPHONE_PROCESSED,
+            reference_id=run.utterance_id,
+            detail=f"utterance of stream {stream.info.stream_id} transcribed by {self.runner.name}"
+            + ("" if hyp.text else " (no speech recognised)"),
+            causation_id=run.causation_id,
+            dedup_key=f"asr:{run.utterance_id}",
+        )
         if not hyp.text and run.revision == 0:
             return  # nothing was heard and nothing shown: no transcript at all
         transcript = self._transcript(stream, run, hyp, final=True)

@@ -88,6 +88,8 @@ class DeviceStream:
     ) -> None:
         self.info = info
         self.runner = runner
+        # Set when privacy mode came on mid-stream: its results are never published.
+        self.discarded = False
         self.metrics = metrics
         self.vad = vad.stream()
         self.segmenter = Segmenter(config, self.vad.probability)

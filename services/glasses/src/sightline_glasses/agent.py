@@ -25,9 +25,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from sightline.v1.display_pb2 import DisplayUpdate, HudRegion, Status
-from sightline.v1.input_pb2 import DeviceInput, TextInput
+from sightline.v1.input_pb2 import DeviceInput, PrivacyModeRequest, TextInput
 from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_runtime import subjects
+from sightline_runtime.auth import device_inbox_prefix
 from sightline_runtime.events import HybridClock, event_headers, new_meta, now_timestamp
 from sightline_runtime.streams import GLASSES_UP, photo_object_name
 from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context, inject_headers
@@ -46,6 +47,10 @@ PRODUCER = "glasses"
 log = logging.getLogger(__name__)
 
 
+class PrivacyModeActive(RuntimeError):
+    """The wearer turned privacy mode on: the camera and microphone are off."""
+
+
 class GlassesAgent:
     def __init__(
         self,
@@ -58,10 +63,15 @@ class GlassesAgent:
         connect_timeout_s: float = 10.0,
         edge: EdgeNode | None = None,
         settings: EdgeSettings | None = None,
+        credentials_file: str | None = None,
     ) -> None:
         self.device_id = subjects.check_device_id(device_id)
         self.nats_url = nats_url
         self.connect_options = connect_options or {}
+        # Only a direct client authenticates itself; on an edge the edge's leaf link does.
+        self.credentials_file = credentials_file
+        # Camera and microphone off (the wearer's privacy mode); the hub enforces it too.
+        self.privacy_mode = False
         self.max_update_bytes = max_update_bytes
         self.connect_timeout_s = connect_timeout_s
         self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sightline.glasses")
@@ -95,7 +105,11 @@ class GlassesAgent:
             "error_cb": self._on_link_error,
             "disconnected_cb": self._on_disconnected,
             "reconnected_cb": self._on_reconnected,
+            # Replies come back under the device's own prefix: the only one its permissions let it read.
+            "inbox_prefix": device_inbox_prefix(self.device_id),
         } | self.connect_options
+        if self.credentials_file:
+            options["user_credentials"] = self.credentials_file
         self.nc = await asyncio.wait_for(nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **options), self.connect_timeout_s)
         self._sub = await self.nc.subscribe(subjects.down_display(self.device_id), cb=self._on_display)
         if self.edge_link is None:
@@ -153,6 +167,21 @@ class GlassesAgent:
             )
         return event.meta.event_id
 
+    # --- privacy ---
+    async def set_privacy(self, enabled: bool) -> str:
+        """Turn privacy mode on or off: the camera and microphone stop here at
+        once, and the request goes up the durable up-link so the hub stops
+        processing this device's camera and microphone data too."""
+        self.privacy_mode = enabled
+        event = DeviceInput(meta=self._meta(), privacy=PrivacyModeRequest(enabled=enabled))
+        event_id = await self.send_input(event)
+        await self._redraw_status()
+        return event_id
+
+    def _check_privacy(self, what: str) -> None:
+        if self.privacy_mode:
+            raise PrivacyModeActive(f"privacy mode is on: the {what} is off (nothing was captured or sent)")
+
     # --- camera ---
     async def send_photo(
         self, data: bytes, *, content_type: str | None = None, photo_id: str | None = None, target_language: str = ""
@@ -162,6 +191,8 @@ class GlassesAgent:
         outbox (uploaded when the link allows), otherwise straight to the
         hub's object store. Returns the photo id."""
         assert self.nc is not None, "connect() first"
+        # Dropped at the edge: a photo taken in privacy mode never exists.
+        self._check_privacy("camera")
         photo = check_photo(data, max_bytes=self.settings.photo_max_bytes, max_pixels=self.settings.photo_max_pixels)
         if content_type and content_type != photo.content_type:
             raise PhotoError(f"the photo is {photo.content_type}, not {content_type}")
@@ -202,7 +233,7 @@ class GlassesAgent:
             name,
             data,
             chunk_bytes=self.settings.photo_chunk_bytes,
-            progress=Progress.fresh(),
+            progress=Progress.fresh(self.device_id),
             save=in_memory,
         )
         headers = inject_headers(event_headers(notice))
@@ -226,13 +257,17 @@ class GlassesAgent:
     def _on_uploaded(self, notice: PhotoCaptured) -> None:
         self._notify(self.upload_listeners, notice.photo_id)
 
+    async def _redraw_status(self) -> None:
+        state = LinkState(self.online, self.queued) if self.edge_link is not None else LinkState(True, 0)
+        await self._show_status(state)
+
     async def _show_status(self, state: LinkState) -> None:
         """The status line is drawn here, on the glasses: the hub cannot tell them it is unreachable."""
         update = DisplayUpdate(
             meta=new_meta(self.device_id, PRODUCER),
             region=HudRegion.HUD_REGION_STATUS,
             region_version=self._seq.next("status"),
-            status=Status(online=state.online, queued=state.queued),
+            status=Status(online=state.online, queued=state.queued, privacy_mode=self.privacy_mode),
         )
         update.bounds.CopyFrom(default_bounds(HudRegion.HUD_REGION_STATUS))
         if self.hud.accept(update):
@@ -246,6 +281,7 @@ class GlassesAgent:
     def audio_uplink(self, *, source_language: str = "en", target_language: str = "", frame_ms: int = 20) -> AudioUplink:
         """A new microphone session (its own stream_id) for sending audio as it is captured."""
         assert self.nc is not None, "connect() first"
+        self._check_privacy("microphone")
         return AudioUplink(
             self.nc, self.device_id, source_language=source_language, target_language=target_language, frame_ms=frame_ms, clock=self._seq
         )

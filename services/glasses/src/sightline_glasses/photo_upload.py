@@ -68,8 +68,10 @@ class Progress:
     last_seq: int = 0
 
     @classmethod
-    def fresh(cls) -> Progress:
-        return cls(nuid=uuid.uuid4().hex)
+    def fresh(cls, scope: str = "") -> Progress:
+        """A new upload; `scope` (the device id) prefixes the chunk subject
+        token, so a device's permissions can cover only its own chunks."""
+        return cls(nuid=f"{scope}.{uuid.uuid4().hex}" if scope else uuid.uuid4().hex)
 
 
 class PhotoOutbox:
@@ -213,7 +215,7 @@ class PhotoUploader:
             await self.outbox.forget_progress(notice.photo_id)
             return
         name = streams.photo_object_name(self.device_id, notice.photo_id)
-        progress = await self.outbox.progress(notice.photo_id) or Progress.fresh()
+        progress = await self.outbox.progress(notice.photo_id) or Progress.fresh(self.device_id)
 
         async def save(progress: Progress) -> None:
             await self.outbox.save_progress(notice.photo_id, progress)
@@ -254,7 +256,7 @@ async def put_object(
             if stored <= progress.last_seq:
                 # The hub no longer has our earlier chunks (purged, expired): start this object over.
                 log.warning("object upload restarts from its first chunk", extra={"object": name})
-                fresh = Progress.fresh()
+                fresh = Progress.fresh(progress.nuid.rpartition(".")[0])
                 progress.nuid, progress.next_chunk, progress.last_seq = fresh.nuid, 0, 0
                 await save(progress)
                 continue

@@ -11,6 +11,7 @@ from typing import Any
 
 from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_runtime.consumer import HandlerSpec
+from sightline_runtime.privacy import Sensor
 from sightline_runtime.service import Service
 from sightline_runtime.streams import GLASSES_UP, PHOTOS, VISION, VISION_PHOTO_INTAKE, ensure_object_store
 
@@ -38,7 +39,11 @@ def create_service(settings: VisionSettings | None = None, **service_options: An
 
     service.readiness.add("photo_store", lambda: intake.store is not None)
     # Notices can arrive twice (an edge re-sends after a crash, days later): the inbox drops copies.
-    service.subscribe(HandlerSpec("photo_intake", PhotoCaptured, consumer=VISION_PHOTO_INTAKE, dedup=True), intake.on_photo_captured)
+    # Camera data: while the device's privacy mode is on the guard drops the notice and the photo is deleted.
+    spec = HandlerSpec(
+        "photo_intake", PhotoCaptured, consumer=VISION_PHOTO_INTAKE, dedup=True, sensor=Sensor.CAMERA, on_privacy_drop=intake.discard
+    )
+    service.subscribe(spec, intake.on_photo_captured)
     return service
 
 

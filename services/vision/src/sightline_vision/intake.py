@@ -12,6 +12,7 @@ namespace is refused, so one pair of glasses cannot claim another's photo.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -19,12 +20,14 @@ import uuid
 import warnings
 from dataclasses import dataclass
 
-from nats.js.errors import DigestMismatchError, ObjectNotFoundError
+from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
 from PIL import Image
 from sightline.v1.common_pb2 import EventMeta
+from sightline.v1.device_pb2 import AuditAction
 from sightline.v1.errors_pb2 import ErrorCode
 from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored
 from sightline_runtime import subjects
+from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
 from sightline_runtime.events import now_timestamp
@@ -71,6 +74,16 @@ class PhotoIntake:
         self.publisher = publisher
         self.settings = settings
         self.store = None  # the hub's photos object store, opened at start-up
+        self.audit = AuditLog(publisher, SERVICE)
+
+    async def discard(self, notice: PhotoCaptured, ctx: EventContext) -> None:
+        """Privacy mode: the photo is not processed, and not kept either. Only
+        the notice's own device namespace is ever touched."""
+        if not PHOTO_ID.fullmatch(notice.photo_id) or self.store is None:
+            return
+        # Not found: never uploaded, or deleted by an earlier delivery.
+        with contextlib.suppress(ObjectNotFoundError, NotFoundError):
+            await self.store.delete(photo_object_name(ctx.device_id, notice.photo_id))
 
     async def on_photo_captured(self, notice: PhotoCaptured, ctx: EventContext) -> None:
         def refuse(code: int, why: str) -> EventRejected:
@@ -130,3 +143,11 @@ class PhotoIntake:
         if notice.HasField("captured_at"):
             stored.captured_at.CopyFrom(notice.captured_at)
         await self.publisher.publish(subjects.domain("photo", "stored", ctx.device_id), stored, stream=VISION)
+        await self.audit.record(
+            ctx.device_id,
+            AuditAction.AUDIT_ACTION_PHOTO_STORED,
+            reference_id=notice.photo_id,
+            detail=f"photo verified and kept as {PHOTOS.name}/{name} ({len(data)} bytes)",
+            causation_id=notice.meta.event_id,
+            dedup_key=f"vision:stored:{notice.meta.event_id}",
+        )

@@ -49,7 +49,7 @@ class HudProfile(_message.Message):
     def __init__(self, width_px: _Optional[int] = ..., height_px: _Optional[int] = ..., cell_width_px: _Optional[int] = ..., line_height_px: _Optional[int] = ...) -> None: ...
 
 class DeviceRecord(_message.Message):
-    __slots__ = ("device_id", "display_name", "status", "created_at", "updated_at", "hud", "public_key", "default_target_language")
+    __slots__ = ("device_id", "display_name", "status", "created_at", "updated_at", "hud", "public_key", "default_target_language", "privacy")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class DeviceRecord(_message.Message):
     HUD_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    PRIVACY_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     display_name: str
     status: DeviceStatus
@@ -66,7 +67,24 @@ class DeviceRecord(_message.Message):
     hud: HudProfile
     public_key: str
     default_target_language: str
-    def __init__(self, device_id: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hud: _Optional[_Union[HudProfile, _Mapping]] = ..., public_key: _Optional[str] = ..., default_target_language: _Optional[str] = ...) -> None: ...
+    privacy: PrivacyState
+    def __init__(self, device_id: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hud: _Optional[_Union[HudProfile, _Mapping]] = ..., public_key: _Optional[str] = ..., default_target_language: _Optional[str] = ..., privacy: _Optional[_Union[PrivacyState, _Mapping]] = ...) -> None: ...
+
+class PrivacyState(_message.Message):
+    __slots__ = ("enabled", "changed_at", "seq", "last_enabled_at", "last_disabled_at", "request_event_id")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_ENABLED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_DISABLED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    changed_at: _timestamp_pb2.Timestamp
+    seq: int
+    last_enabled_at: _timestamp_pb2.Timestamp
+    last_disabled_at: _timestamp_pb2.Timestamp
+    request_event_id: str
+    def __init__(self, enabled: _Optional[bool] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seq: _Optional[int] = ..., last_enabled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_disabled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_event_id: _Optional[str] = ...) -> None: ...
 
 class AuditRecord(_message.Message):
     __slots__ = ("meta", "action", "service", "reference_id", "detail")

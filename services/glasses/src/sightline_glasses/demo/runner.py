@@ -68,13 +68,19 @@ async def play_demo(
     hud_port: int = 0,
     script: DemoScript | None = None,
     on_hud: Callable[[str], None] = lambda url: None,
+    device_credentials: str | None = None,
+    director_credentials: str | None = None,
 ) -> None:
     """Run the demo device and its HUD page until cancelled (or until a
-    non-looping script ends). `on_hud` gets the page URL once it serves."""
+    non-looping script ends). `on_hud` gets the page URL once it serves.
+    On a hub with authorisation the device and the director each need their
+    own credentials (the director may only draw on the demo device's HUD)."""
     script = script or load_script(DEFAULT_SCRIPT)
-    director = await nats.connect(nats_url, name="demo-director", max_reconnect_attempts=-1)
+    options = {"user_credentials": director_credentials} if director_credentials else {}
+    director = await nats.connect(nats_url, name="demo-director", max_reconnect_attempts=-1, **options)
     try:
-        async with GlassesAgent(device, nats_url) as agent, HudServer.for_agent(agent, port=hud_port) as hud:
+        agent = GlassesAgent(device, nats_url, credentials_file=device_credentials)
+        async with agent, HudServer.for_agent(agent, port=hud_port) as hud:
             on_hud(hud.url)
             await DemoRunner(script, DemoContext(agent=agent, director=director, base_dir=script.base_dir)).run()
     finally:
