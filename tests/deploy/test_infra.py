@@ -4,18 +4,35 @@ ports and probes agree with it; the collector config is wired consistently."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import subprocess
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 import yaml
+from sightline_runtime import partitions
 from sightline_runtime.natsserver import nats_server_binary
 from sightline_runtime.processes import free_port
-from sightline_runtime.streams import ALL_STREAMS, DEVICES, GLOSSARY, ensure_bucket, ensure_streams
+from sightline_runtime.streams import (
+    ALL_STREAMS,
+    DEVICES,
+    GLOSSARY,
+    PHOTOS,
+    ensure_bucket,
+    ensure_object_store,
+    ensure_streams,
+    inbox_bucket,
+)
+from sightline_vision.settings import VisionSettings
 
-from tests.deploy.helpers import ROOT, config_data, find
+from tests.deploy.helpers import ROOT, SERVICES, config_data, effective_env, find
 
 TARGETS = ("base", "overlays/dev", "overlays/prod")
 
@@ -114,13 +131,30 @@ def test_collector_config_is_wired(render) -> None:
     assert ports["otlp-grpc"] == 4317
 
 
-@pytest.mark.asyncio
-async def test_hub_config_accepts_every_stream_the_services_create(render, tmp_path: Path) -> None:
-    """Run nats-server with the rendered hub config (paths and ports moved to
-    this machine) and create what the services create at start-up: JetStream
-    reserves each stream's max_bytes against max_file_store, so a too small
-    store makes the services fail on start-up, not at deploy time."""
-    data = config_data(render("base"), "nats-config")
+class Hub:
+    """A real nats-server running a rendered hub config, moved to this machine."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.url = f"nats://127.0.0.1:{ports['client']}"
+        self.monitor = f"http://127.0.0.1:{ports['monitor']}"
+
+    async def get(self, endpoint: str) -> dict[str, Any]:
+        def fetch() -> dict[str, Any]:
+            with urllib.request.urlopen(f"{self.monitor}/{endpoint}", timeout=5) as response:
+                return json.load(response)
+
+        return await asyncio.to_thread(fetch)
+
+    async def connect(self) -> nats.NATS:
+        return await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=20, reconnect_time_wait=0.2)
+
+
+@asynccontextmanager
+async def running_hub(render, target: str, tmp_path: Path) -> AsyncIterator[Hub]:
+    """The target's nats.conf with ports and paths moved here. cluster.conf is
+    the base's (standalone): prod's routes name pods that do not exist here,
+    and a node of the cluster reserves the same store as a standalone server."""
+    data = config_data(render(target), "nats-config")
     ports = {name: free_port() for name in ("client", "monitor", "leafnodes")}
     conf = data["nats.conf"]
     for pattern, value in (
@@ -133,7 +167,7 @@ async def test_hub_config_accepts_every_stream_the_services_create(render, tmp_p
         conf, count = re.subn(pattern, value, conf, flags=re.M)
         assert count == 1, pattern
     (tmp_path / "nats.conf").write_text(conf)
-    (tmp_path / "cluster.conf").write_text(data["cluster.conf"])
+    (tmp_path / "cluster.conf").write_text(config_data(render("base"), "nats-config")["cluster.conf"])
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped in finally
         [nats_server_binary(), "-c", str(tmp_path / "nats.conf")],
         env={"POD_NAME": "nats-0"},
@@ -141,19 +175,79 @@ async def test_hub_config_accepts_every_stream_the_services_create(render, tmp_p
         stderr=subprocess.STDOUT,
     )
     try:
-        nc = await nats.connect(
-            f"nats://127.0.0.1:{ports['client']}", connect_timeout=2, max_reconnect_attempts=20, reconnect_time_wait=0.2
-        )
-        try:
-            js = nc.jetstream()
-            await ensure_streams(js, ALL_STREAMS)
-            for bucket in (DEVICES, GLOSSARY):
-                await ensure_bucket(js, bucket)
-            info = await js.account_info()
-            assert info.domain == "hub"
-            assert info.streams >= len(ALL_STREAMS)
-        finally:
-            await nc.close()
+        yield Hub(ports)
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("target", TARGETS)
+async def test_hub_maps_audio_onto_the_partitions(render, target: str, tmp_path: Path) -> None:
+    """The hub's mapping is exactly partitions.nats_mappings() (one source of
+    truth: change AUDIO_PARTITIONS and this fails until nats.conf follows), as
+    the running server understands it, and it sends each device's audio to
+    partition_of(device), the partition its asr replica subscribes to."""
+    async with running_hub(render, target, tmp_path) as hub:
+        nc = await hub.connect()
+        try:
+            account = (await hub.get("accountz?acc=$G"))["account_detail"]
+            # nats-server adds its own $JS.<domain>.API mappings for the JetStream domain.
+            ours = {source: dests for source, dests in account.get("mappings", {}).items() if not source.startswith("$JS.")}
+            expected = {source: [{"subject": dest, "weight": 100}] for source, dest in partitions.nats_mappings().items()}
+            assert ours == expected, "deploy/nats/nats.conf mappings differ from sightline_runtime.partitions.nats_mappings()"
+
+            received: asyncio.Queue[str] = asyncio.Queue()
+
+            async def on_message(msg) -> None:
+                await received.put(msg.subject)
+
+            await nc.subscribe("glasses.*.up.audio.*", cb=on_message)
+            devices = [f"dev{i}" for i in range(32)]
+            for device in devices:
+                await nc.publish(f"glasses.{device}.up.audio", b"frame")
+            await nc.flush()
+            got = [await asyncio.wait_for(received.get(), 5) for _ in devices]
+            assert got == [f"glasses.{d}.up.audio.{partitions.partition_of(d)}" for d in devices]
+            assert len({subject.rsplit(".", 1)[1] for subject in got}) == partitions.AUDIO_PARTITIONS
+        finally:
+            await nc.close()
+
+
+def photo_store_bytes(docs) -> int:
+    """The photos bucket's size as the target's vision service sets it."""
+    vision = next(d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["name"] == "vision")
+    env = effective_env(docs, vision["spec"]["template"]["spec"]["containers"][0])
+    return int(env.get("SIGHTLINE_PHOTO_STORE_MAX_BYTES", VisionSettings.model_fields["photo_store_max_bytes"].default))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("target", TARGETS)
+async def test_hub_config_accepts_every_stream_the_services_create(render, target: str, tmp_path: Path) -> None:
+    """Run nats-server with the rendered hub config and create what the
+    services create at start-up: every stream, the KV buckets and the photos
+    object store. JetStream reserves each stream's max_bytes (an object store
+    is a stream too) against max_file_store, so a too small store makes the
+    services fail on start-up, not at deploy time."""
+    docs = render(target)
+    photos_bytes = photo_store_bytes(docs)
+    expected = sum(spec.max_bytes for spec in ALL_STREAMS) + photos_bytes
+    async with running_hub(render, target, tmp_path) as hub:
+        nc = await hub.connect()
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js, ALL_STREAMS)
+            for bucket in (DEVICES, GLOSSARY, *(inbox_bucket(s, ttl_s=14 * 86400.0) for s in SERVICES)):
+                await ensure_bucket(js, bucket)
+            await ensure_object_store(js, PHOTOS, max_bytes=photos_bytes)
+            info = await js.account_info()
+            assert info.domain == "hub"
+            assert info.streams == len(ALL_STREAMS) + 2 + len(SERVICES) + 1
+            jsz = await hub.get("jsz")
+        finally:
+            await nc.close()
+    # Nothing reserves more than streams.py and the vision settings say (KV buckets are unbounded: 0).
+    assert jsz["reserved_storage"] == expected
+    assert expected <= jsz["config"]["max_storage"]
+    max_file_store = int(re.search(r"max_file_store: (\d+)GB", config_data(docs, "nats-config")["nats.conf"])[1]) << 30
+    assert jsz["config"]["max_storage"] == max_file_store, "nats-server reads GB as GiB"
