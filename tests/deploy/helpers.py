@@ -15,6 +15,9 @@ K8S = ROOT / "deploy" / "k8s"
 SERVICES = ("overlay", "asr", "translation", "vision", "commerce", "payments")
 # Services that load models at start-up and need a long startupProbe.
 SLOW_STARTERS = ("asr", "vision")
+# Services deployed as a StatefulSet (replica identity = pod ordinal); the rest are Deployments.
+STATEFUL = ("asr",)
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 OVERLAYS = ("base", "overlays/dev", "overlays/prod")
 
 Doc = dict[str, Any]
@@ -30,6 +33,15 @@ def kustomize(kubectl: str, target: Path) -> list[Doc]:
 def find(docs: list[Doc], kind: str, name: str) -> Doc:
     matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
     assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
+    return matches[0]
+
+
+def workload(docs: list[Doc], service: str) -> Doc:
+    """The service's workload: its StatefulSet if it is in STATEFUL, else its Deployment (and never both)."""
+    matches = [d for d in docs if d["kind"] in WORKLOAD_KINDS and d["metadata"]["name"] == service]
+    assert len(matches) == 1, f"expected one workload named {service}, found {[d['kind'] for d in matches]}"
+    expected = "StatefulSet" if service in STATEFUL else "Deployment"
+    assert matches[0]["kind"] == expected, f"{service} should be a {expected}, is a {matches[0]['kind']}"
     return matches[0]
 
 

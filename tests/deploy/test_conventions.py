@@ -10,10 +10,13 @@ import re
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sightline_asr.app import audio_subjects
+from sightline_asr.settings import AsrSettings
+from sightline_runtime import partitions
 from sightline_runtime.http import Readiness, health_routes
 from sightline_runtime.settings import ServiceSettings
 
-from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, SLOW_STARTERS, Doc, effective_env, find
+from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, SLOW_STARTERS, STATEFUL, Doc, effective_env, find, workload
 
 ROUTES = {path for path, _ in health_routes("probe", Readiness(), CollectorRegistry())}
 UNITS = {"m": 1e-3, "": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
@@ -32,7 +35,8 @@ def settings_class(service: str) -> type[ServiceSettings]:
 
 
 def container_of(docs: list[Doc], service: str) -> tuple[Doc, Doc, Doc]:
-    deployment = find(docs, "Deployment", service)
+    """(workload, pod spec, container): the Deployment, or the StatefulSet for STATEFUL services."""
+    deployment = workload(docs, service)
     pod = deployment["spec"]["template"]["spec"]
     assert len(pod["containers"]) == 1, f"{service}: one container per pod"
     return deployment, pod, pod["containers"][0]
@@ -146,6 +150,7 @@ def test_prod_is_highly_available(render) -> None:
     hpas = {d["spec"]["scaleTargetRef"]["name"]: d for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
     assert set(hpas) == {"overlay", "translation"}
     pdbs = {d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for d in docs if d["kind"] == "PodDisruptionBudget"}
+    assert not set(hpas) & set(STATEFUL), "a replica count change moves devices between asr replicas: never autoscale it"
     for service in SERVICES:
         deployment, pod, _ = container_of(docs, service)
         if service in hpas:
@@ -163,21 +168,34 @@ def test_prod_is_highly_available(render) -> None:
 def test_dev_runs_one_of_each(render) -> None:
     docs = render("overlays/dev")
     for service in SERVICES:
-        assert find(docs, "Deployment", service)["spec"].get("replicas", 1) == 1
+        assert workload(docs, service)["spec"].get("replicas", 1) == 1
     assert find(docs, "StatefulSet", "nats")["spec"]["replicas"] == 1
 
 
-def test_service_manifests_share_one_shape() -> None:
-    """The six base files differ only in name, summary, resources and the startup window."""
+# What a StatefulSet adds to the common shape (asr: see test_asr_partition_ownership).
+STATEFUL_ONLY = re.compile(r"\s*(serviceName|podManagementPolicy|clusterIP): .*")
 
-    def shape(service: str) -> str:
+
+def test_service_manifests_share_one_shape() -> None:
+    """The six base files differ only in name, summary, resources and the startup
+    window; a StatefulSet also in its kind, its own fields and its comments."""
+
+    def shape(service: str, *, comments: bool = True) -> str:
         text = (K8S / "base" / f"{service}.yaml").read_text().splitlines()[1:]  # line 1: the service's summary
         text = [re.sub(r"(requests|limits|failureThreshold): .*", r"\1: X", line) for line in text if "HTTP answers only" not in line]
+        if not comments:
+            text = [line for line in text if not line.lstrip().startswith("#")]
+        if service in STATEFUL:
+            text = [line.replace("kind: StatefulSet", "kind: Deployment") for line in text if not STATEFUL_ONLY.fullmatch(line)]
         return "\n".join(text).replace(service, "NAME")
 
-    reference = shape(SERVICES[0])
+    reference = SERVICES[0]
+    assert reference not in STATEFUL
     for service in SERVICES[1:]:
-        assert shape(service) == reference, f"deploy/k8s/base/{service}.yaml drifted from {SERVICES[0]}.yaml"
+        stateful = service in STATEFUL
+        assert shape(service, comments=not stateful) == shape(reference, comments=not stateful), (
+            f"deploy/k8s/base/{service}.yaml drifted from {reference}.yaml"
+        )
 
 
 def test_every_service_is_deployed() -> None:
@@ -187,3 +205,45 @@ def test_every_service_is_deployed() -> None:
     listed = (K8S / "base" / "kustomization.yaml").read_text()
     for service in SERVICES:
         assert f"- {service}.yaml" in listed
+
+
+@pytest.mark.parametrize("target", OVERLAYS)
+def test_asr_partition_ownership(render, target: str) -> None:
+    """asr is a StatefulSet whose pods asr-0..asr-<r-1> split the audio
+    partitions: SIGHTLINE_ASR_REPLICAS equals the replica count in every
+    target, the index comes from the pod name (never a fixed variable), and
+    the replicas' subscriptions, as the service computes them, cover every
+    partition exactly once."""
+    docs = render(target)
+    sts, _pod, container = container_of(docs, "asr")
+    spec = sts["spec"]
+    assert spec["podManagementPolicy"] == "Parallel", "a lost asr pod must not wait for the others to come back"
+    headless = find(docs, "Service", spec["serviceName"])
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
+
+    replicas = spec.get("replicas", 1)
+    env = effective_env(docs, container)
+    assert int(env["SIGHTLINE_ASR_REPLICAS"]) == replicas, f"{target}: SIGHTLINE_ASR_REPLICAS must equal the asr replica count"
+    assert 1 <= replicas <= partitions.AUDIO_PARTITIONS
+    assert "SIGHTLINE_ASR_REPLICA" not in env, "the replica index comes from the pod name, never a fixed variable"
+    assert env["SIGHTLINE_INSTANCE"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+    values = {k.removeprefix("SIGHTLINE_").lower(): v for k, v in env.items() if k.startswith("SIGHTLINE_") and isinstance(v, str)}
+    pods = [f"{sts['metadata']['name']}-{ordinal}" for ordinal in range(replicas)]  # the StatefulSet's pod names
+    subscriptions = {pod: audio_subjects(AsrSettings(**values, instance=pod), pod) for pod in pods}
+    for partition in range(partitions.AUDIO_PARTITIONS):
+        mapped = f"glasses.some-device.up.audio.{partition}"  # what the hub's mapping publishes
+        owners = [pod for pod, subs in subscriptions.items() if any(subject_matches(sub, mapped) for sub in subs)]
+        assert owners == [f"asr-{partition % replicas}"], f"{target}: partition {partition} is consumed by {owners}"
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching (* one token, > the rest)."""
+    want, got = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(got) > i
+        if i >= len(got) or token not in ("*", got[i]):
+            return False
+    return len(want) == len(got)

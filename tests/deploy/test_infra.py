@@ -32,7 +32,7 @@ from sightline_runtime.streams import (
 )
 from sightline_vision.settings import VisionSettings
 
-from tests.deploy.helpers import ROOT, SERVICES, config_data, effective_env, find
+from tests.deploy.helpers import ROOT, SERVICES, config_data, effective_env, find, workload
 
 TARGETS = ("base", "overlays/dev", "overlays/prod")
 
@@ -216,7 +216,7 @@ async def test_hub_maps_audio_onto_the_partitions(render, target: str, tmp_path:
 
 def photo_store_bytes(docs) -> int:
     """The photos bucket's size as the target's vision service sets it."""
-    vision = next(d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["name"] == "vision")
+    vision = workload(docs, "vision")
     env = effective_env(docs, vision["spec"]["template"]["spec"]["containers"][0])
     return int(env.get("SIGHTLINE_PHOTO_STORE_MAX_BYTES", VisionSettings.model_fields["photo_store_max_bytes"].default))
 

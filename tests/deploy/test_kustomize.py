@@ -10,7 +10,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, config_data, effective_env, find, kustomize
+from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, WORKLOAD_KINDS, config_data, effective_env, find, kustomize, workload
 
 K8S_VERSION = "1.32"
 
@@ -44,11 +44,11 @@ def test_each_target_has_every_service_and_the_hub(render) -> None:
     for target in OVERLAYS:
         docs = render(target)
         for name in SERVICES:
-            find(docs, "Deployment", name)
+            workload(docs, name)
             find(docs, "Service", name)
         find(docs, "StatefulSet", "nats")
         find(docs, "Service", "nats")
-        workloads = {d["metadata"]["name"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
+        workloads = {d["metadata"]["name"] for d in docs if d["kind"] in WORKLOAD_KINDS}
         assert workloads - {"otel-collector"} == {*SERVICES, "nats"}, f"{target}: unexpected workloads {workloads}"
 
 
@@ -66,13 +66,13 @@ def test_observability_points_every_service_at_the_collector(render) -> None:
         collector = find(docs, "Service", "otel-collector")
         assert any(p["port"] == 4317 for p in collector["spec"]["ports"])
         for name in SERVICES:
-            env = effective_env(docs, find(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0])
+            env = effective_env(docs, workload(docs, name)["spec"]["template"]["spec"]["containers"][0])
             assert env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "http://otel-collector:4317", (target, name)
         dashboard = find(docs, "ConfigMap", "grafana-dashboard-sightline")
         assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     base = render("base")
     for name in SERVICES:
-        env = effective_env(base, find(base, "Deployment", name)["spec"]["template"]["spec"]["containers"][0])
+        env = effective_env(base, workload(base, name)["spec"]["template"]["spec"]["containers"][0])
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env, "without the component nothing should export"
 
 
@@ -92,7 +92,7 @@ def test_nats_creds_component(kubectl: str, tmp_path: Path) -> None:
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     for name in SERVICES:
-        pod = find(docs, "Deployment", name)["spec"]["template"]["spec"]
+        pod = workload(docs, name)["spec"]["template"]["spec"]
         container = pod["containers"][0]
         env = effective_env(docs, container)
         volume = next(v for v in pod["volumes"] if v["name"] == "nats-creds")

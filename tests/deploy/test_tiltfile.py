@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import starlark as sl
 
-from tests.deploy.helpers import K8S, ROOT, SERVICES, find
+from tests.deploy.helpers import K8S, ROOT, SERVICES, WORKLOAD_KINDS, workload
 from tests.deploy.test_dockerfiles import SITE, last, parse, stages
 
 
@@ -159,7 +159,8 @@ def test_deploys_the_dev_overlay(tilt: Tilt) -> None:
 def test_one_resource_per_service_with_labels(tilt: Tilt, render) -> None:
     resources = {r["workload"]: r for r in tilt.named("k8s_resource")}
     assert set(resources) == {*SERVICES, "nats", "otel-collector"}
-    workloads = {d["metadata"]["name"] for d in render("overlays/dev") if d["kind"] in ("Deployment", "StatefulSet")}
+    # Tilt's k8s_resource takes any workload by name: Deployments and StatefulSets (asr, nats) alike.
+    workloads = {d["metadata"]["name"] for d in render("overlays/dev") if d["kind"] in WORKLOAD_KINDS}
     assert set(resources) == workloads, "every k8s_resource must name a workload of the dev overlay"
     local_ports = []
     for name in SERVICES:
@@ -179,12 +180,12 @@ def test_images_match_the_manifests_and_dockerfiles(tilt: Tilt, render) -> None:
     builds = {b["ref"]: b for b in tilt.named("docker_build_with_restart")}
     docs = render("overlays/dev")
     manifest_images = {
-        c["image"].split(":")[0] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]
+        c["image"].split(":")[0] for d in docs if d["kind"] in WORKLOAD_KINDS for c in d["spec"]["template"]["spec"]["containers"]
     }
     assert set(builds) == set(SERVICES)
     assert set(builds) <= manifest_images, "Tilt only swaps in images the manifests use"
     for name, build in builds.items():
-        container = find(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        container = workload(docs, name)["spec"]["template"]["spec"]["containers"][0]
         assert container["image"].split(":")[0] == name
         assert Path(build["context"]) == ROOT
         assert Path(build["dockerfile"]) == ROOT / "services" / name / "Dockerfile"
