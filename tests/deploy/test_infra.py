@@ -102,9 +102,17 @@ def test_nats_workload_matches_its_config(render, target: str) -> None:
 
 
 def test_leafnodes_reachable_from_outside_in_prod(render) -> None:
-    leaf = find(render("overlays/prod"), "Service", "nats-leafnodes")
+    """The glasses dial the hub's leafnode port from outside: a LoadBalancer on
+    7422 that reaches the port nats.conf opens, on the hub's pods."""
+    docs = render("overlays/prod")
+    leaf = find(docs, "Service", "nats-leafnodes")
     assert leaf["spec"]["type"] == "LoadBalancer"
     assert leaf["spec"]["ports"] == [{"name": "leafnodes", "port": 7422, "targetPort": "leafnodes"}]
+    sts = find(docs, "StatefulSet", "nats")
+    assert leaf["spec"]["selector"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+    ports = {p["name"]: p["containerPort"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    conf = config_data(docs, "nats-config")["nats.conf"]
+    assert ports["leafnodes"] == int(re.search(r"leafnodes \{\s*port: (\d+)", conf)[1]) == 7422
 
 
 def test_collector_config_is_wired(render) -> None:
