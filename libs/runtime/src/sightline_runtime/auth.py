@@ -127,7 +127,8 @@ SERVICE_SUBJECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "overlay": (("glasses.*.down.display",), ("asr.partial.*", "translation.partial.*")),
     "asr": (("asr.partial.*", "asr.final.*"), (subjects.UP_AUDIO_ALL, f"{subjects.UP_AUDIO_ALL}.*")),
     "translation": (("translation.partial.*", "translation.final.*"), ("asr.partial.*", "translation.rpc.>")),
-    "vision": (("photo.stored.*", "vision.result.*"), ()),
+    # vision deletes a photo taken in privacy mode (the object store writes a delete marker on the meta subject).
+    "vision": (("photo.stored.*", "vision.result.*", f"$O.{streams.PHOTOS.name}.>"), ()),
     "commerce": (("commerce.offer.*", "commerce.order.*"), ()),
     "payments": (("payments.intent.*", "payments.result.*"), ()),
 }
