@@ -1,6 +1,12 @@
-"""`sightline devices` and `sightline glossary` against a real nats-server."""
+"""`sightline devices` and `sightline glossary` against a real nats-server
+(devices: a hub with authorisation on, as `sightline up` runs it)."""
 
+import stat
 import subprocess
+
+import pytest
+from sightline_cli.security import LocalSecurity
+from sightline_cli.stack import SERVICES
 
 from tests.conftest import VENV_BIN
 
@@ -11,16 +17,37 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([SIGHTLINE, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_devices_add_list_revoke(nats_server):
-    server = ("--server", nats_server.url)
+@pytest.fixture
+def secure_server(tmp_path, nats_server_factory):
+    security = LocalSecurity(tmp_path / "state")
+    server = nats_server_factory("hub", domain="hub", extra=security.prepare_hub(SERVICES))
+    return server, security
+
+
+def test_devices_add_list_revoke(secure_server):
+    nats_server, security = secure_server
+    server = ("--server", nats_server.url, "--state-dir", str(security.state_dir))
     added = _cli("devices", "add", "lab-1", "--name", "Lab pair", "--target-language", "zh", *server)
     assert added.returncode == 0, added.stderr
     assert "lab-1" in added.stdout
+    creds = security.creds.device("lab-1")
+    assert str(creds) in added.stdout.replace("\n", ""), "the credentials path is printed"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    seed = next(line for line in creds.read_text().splitlines() if line.startswith("SU"))
+    assert seed not in added.stdout + added.stderr, "the secret is never printed"
+    audit = _cli("devices", "audit", "lab-1", *server)
+    assert audit.returncode == 0, audit.stderr
+    assert "no audit records for lab-1" in audit.stdout
     listed = _cli("devices", "list", *server)
     assert "lab-1" in listed.stdout
     assert "active" in listed.stdout
     assert _cli("devices", "revoke", "lab-1", *server).returncode == 0
     assert "revoked" in _cli("devices", "list", *server).stdout
+    assert not creds.exists()
+    anonymous = _cli("devices", "list", "--server", nats_server.url, "--state-dir", str(security.state_dir / "elsewhere"))
+    assert anonymous.returncode == 1
+    assert "refused" in anonymous.stderr
+    assert "Traceback" not in anonymous.stderr
     missing = _cli("devices", "revoke", "nobody", *server)
     assert missing.returncode == 1
     assert "no device 'nobody'" in missing.stderr

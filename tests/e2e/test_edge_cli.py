@@ -54,7 +54,7 @@ def glasses(state: Path, *args: str, env: dict[str, str] | None = None, timeout:
 
 def hub(info: dict, action):
     async def run():
-        nc = await nats.connect(info["nats_url"])
+        nc = await nats.connect(info["nats_url"], user_credentials=info["admin_credentials"])
         try:
             return await action(nc.jetstream())
         finally:
