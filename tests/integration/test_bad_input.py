@@ -8,7 +8,7 @@ import logging
 import httpx
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy, StreamSource, SubjectTransform
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.input_pb2 import DeviceInput, TextInput
 from sightline_glasses.agent import GlassesAgent
@@ -99,6 +99,39 @@ async def test_bad_input_is_refused_dead_lettered_and_reported(
     assert info.num_ack_pending == 0
     assert info.num_redelivered == 0
     assert info.delivered.stream_seq >= ack.seq
+
+
+async def test_an_event_sourced_from_another_devices_uplink_is_refused(overlay, nats_server, nc, registry, http_port):
+    """The hub sources each edge's whole outbox (UPLINK_<device>), and the edge
+    owns that stream: a tampered edge b could put device a's subject into it.
+    The server refuses a forged source header on publish, so this builds a real
+    source: a hub-local stream UPLINK_b whose messages arrive as glasses.a.*."""
+    await registry.add("a")
+    await registry.add("b")
+    js = nc.jetstream()
+    with pytest.raises(nats.js.errors.BadRequestError, match="source header is not allowed"):
+        await js.publish("glasses.a.up.input", _text("a"), stream=GLASSES_UP.name, headers={"Nats-Stream-Source": "UPLINK_b 1"})
+
+    await js.add_stream(name="UPLINK_b", subjects=["tampered.glasses.*.up.input"])
+    info = await js.stream_info(GLASSES_UP.name)
+    info.config.sources = [
+        *(info.config.sources or []),
+        StreamSource(
+            name="UPLINK_b",
+            subject_transforms=[SubjectTransform(src="tampered.glasses.*.up.input", dest="glasses.{{wildcard(1)}}.up.input")],
+        ),
+    ]
+    await js.update_stream(info.config)
+    forged = _text("a", "from b's outbox")
+    await js.publish("tampered.glasses.a.up.input", forged, stream="UPLINK_b")
+
+    [dead] = await _read_stream(js, "DEAD_LETTERS", "dlq.overlay.device_input", count=1)
+    assert dead.headers[DLQ_REASON] == "forbidden"
+    assert dead.headers[DLQ_SUBJECT] == "glasses.a.up.input"
+    assert dead.data == forged
+    [error_msg] = await _read_stream(js, "ERRORS", "errors.overlay.>", count=1)
+    assert ErrorEvent.FromString(error_msg.data).code == ErrorCode.ERROR_CODE_FORBIDDEN
+    assert await _rejected(http_port, "forbidden") == 1.0
 
 
 async def test_a_revoked_device_is_refused(overlay, nats_server, registry, http_port):
