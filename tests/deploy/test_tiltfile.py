@@ -20,7 +20,7 @@ import pytest
 import starlark as sl
 
 from tests.deploy.helpers import K8S, ROOT, SERVICES, WORKLOAD_KINDS, workload
-from tests.deploy.test_dockerfiles import SITE, last, parse, stages
+from tests.deploy.test_dockerfiles import DOCKERFILE, SITE, last, parse, stages
 
 
 @dataclass
@@ -188,9 +188,10 @@ def test_images_match_the_manifests_and_dockerfiles(tilt: Tilt, render) -> None:
         container = workload(docs, name)["spec"]["template"]["spec"]["containers"][0]
         assert container["image"].split(":")[0] == name
         assert Path(build["context"]) == ROOT
-        assert Path(build["dockerfile"]) == ROOT / "services" / name / "Dockerfile"
-        by_stage = stages(parse(name))
-        assert build["target"] in by_stage, f"no stage {build['target']!r} in {name}'s Dockerfile"
+        assert Path(build["dockerfile"]) == DOCKERFILE
+        assert dict(build["build_args"]) == {"SERVICE": name}
+        by_stage = stages(parse())
+        assert build["target"] in by_stage, f"no stage {build['target']!r} in {DOCKERFILE}"
         assert list(build["entrypoint"]) == list(last(by_stage["runtime"], "ENTRYPOINT").value)
         assert build["restart_file"].startswith("/opt/tilt/"), "the dev stage makes /opt/tilt writable for the app user"
         for path in build["only"]:
