@@ -9,8 +9,6 @@ so a flood of events for an unknown device cannot flood the KV too.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +20,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from sightline.v1.device_pb2 import DeviceRecord, DeviceStatus, HudProfile
 
 from sightline_runtime.events import now_timestamp
+from sightline_runtime.kv_mirror import KvFollower
 from sightline_runtime.streams import DEVICES, ensure_bucket
 from sightline_runtime.subjects import check_device_id
 
@@ -73,8 +72,7 @@ class DeviceRegistry:
         self._mirror: dict[str, DeviceRecord] = {}
         self._misses: dict[str, float] = {}
         self._negative_ttl_s = negative_ttl_s
-        self._watch_task: asyncio.Task[None] | None = None
-        self._synced = asyncio.Event()
+        self._follower = KvFollower("device-registry", self._mirrored)
         # Called with (device_id, privacy enabled) when a mirrored record's privacy mode changes.
         self.privacy_listeners: list[Callable[[str, bool], None]] = []
 
@@ -86,39 +84,26 @@ class DeviceRegistry:
     async def start(self) -> None:
         """Open the bucket and mirror it; returns once the mirror is complete."""
         await self.open()
-        watcher = await self._kv.watchall()
-        self._watch_task = asyncio.create_task(self._follow(watcher), name="device-registry-watch")
-        await self._synced.wait()
+        await self._follower.start(self._kv)
 
     async def stop(self) -> None:
-        if self._watch_task:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        await self._follower.stop()
 
     @property
     def synced(self) -> bool:
-        return self._synced.is_set()
+        return self._follower.synced
 
-    async def _follow(self, watcher) -> None:
-        try:
-            async for entry in watcher:
-                if entry is None:  # initial values delivered
-                    self._synced.set()
-                    continue
-                if entry.operation in ("DEL", "PURGE") or not entry.value:
-                    self._mirror.pop(entry.key, None)
-                    continue
-                record = _parse(entry.key, entry.value)
-                if record is not None:
-                    previous = self._mirror.get(entry.key)
-                    self._mirror[entry.key] = record
-                    self._misses.pop(entry.key, None)
-                    if previous is not None and previous.privacy.enabled != record.privacy.enabled:
-                        self._privacy_changed(entry.key, record.privacy.enabled)
-        finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()
+    def _mirrored(self, device_id: str, value: bytes | None) -> None:
+        if value is None:
+            self._mirror.pop(device_id, None)
+            return
+        record = _parse(device_id, value)
+        if record is not None:
+            previous = self._mirror.get(device_id)
+            self._mirror[device_id] = record
+            self._misses.pop(device_id, None)
+            if previous is not None and previous.privacy.enabled != record.privacy.enabled:
+                self._privacy_changed(device_id, record.privacy.enabled)
 
     def _privacy_changed(self, device_id: str, enabled: bool) -> None:
         for listener in list(self.privacy_listeners):

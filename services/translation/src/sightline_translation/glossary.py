@@ -18,8 +18,6 @@ how the engine translated the term in context, which none of them says.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Iterable
@@ -28,6 +26,7 @@ from dataclasses import dataclass
 from nats.js.client import JetStreamContext
 from sightline.v1.translation_pb2 import GlossaryEntry
 from sightline_runtime.glossary import GlossaryError, GlossaryStore, entry_key, parse_entry, term_key, validate_entry
+from sightline_runtime.kv_mirror import KvFollower
 
 from sightline_translation.engines import PLACEHOLDER
 from sightline_translation.languages import Pair
@@ -103,36 +102,19 @@ class Glossary(GlossaryStore):
         super().__init__(js, replicas=replicas)
         self._mirror: dict[tuple[str, Pair], dict[str, GlossaryEntry]] = {}
         self._matchers: dict[tuple[str, Pair], _Matcher] = {}
-        self._watch_task: asyncio.Task[None] | None = None
-        self._synced = asyncio.Event()
+        self._follower = KvFollower("glossary", self._apply)
 
     # --- the service's mirror ---
     async def start(self) -> None:
         await self.open()
-        watcher = await self._kv.watchall()
-        self._watch_task = asyncio.create_task(self._follow(watcher), name="glossary-watch")
-        await self._synced.wait()
+        await self._follower.start(self._kv)
 
     async def stop(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        await self._follower.stop()
 
     @property
     def synced(self) -> bool:
-        return self._synced.is_set()
-
-    async def _follow(self, watcher) -> None:
-        try:
-            async for entry in watcher:
-                if entry is None:  # the initial values are in
-                    self._synced.set()
-                    continue
-                self._apply(entry.key, None if entry.operation in ("DEL", "PURGE") else entry.value)
-        finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()
+        return self._follower.synced
 
     def _stored(self, key: str, value: bytes | None) -> None:
         self._apply(key, value)
