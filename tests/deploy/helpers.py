@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 import yaml
+from sightline_runtime.natsserver import nats_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -63,3 +72,63 @@ def effective_env(docs: list[Doc], container: Doc) -> dict[str, Any]:
     for entry in container.get("env", []):
         env[entry["name"]] = entry.get("value", entry.get("valueFrom"))
     return env
+
+
+# --- a rendered hub config, run by a real nats-server on this machine ---
+def localize_nats_conf(conf: str, ports: dict[str, int], store_dir: Path, pid_file: Path) -> str:
+    """The rendered nats.conf with only what must be local changed: the ports
+    (client, monitor, leafnodes: free ones here), the JetStream store and the pid file."""
+    for pattern, value in (
+        (r"^port: \d+", f"port: {ports['client']}"),
+        (r"^http_port: \d+", f"http_port: {ports['monitor']}"),
+        (r"(leafnodes \{\s*port: )\d+", rf"\g<1>{ports['leafnodes']}"),
+        (r"store_dir: \S+", f"store_dir: {store_dir}"),
+        (r"pid_file: \S+", f"pid_file: {pid_file}"),
+    ):
+        conf, count = re.subn(pattern, value, conf, flags=re.M)
+        assert count == 1, pattern
+    return conf
+
+
+class Hub:
+    """A real nats-server running a rendered hub config, moved to this machine."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.url = f"nats://127.0.0.1:{ports['client']}"
+        self.monitor = f"http://127.0.0.1:{ports['monitor']}"
+
+    async def get(self, endpoint: str) -> dict[str, Any]:
+        def fetch() -> dict[str, Any]:
+            with urllib.request.urlopen(f"{self.monitor}/{endpoint}", timeout=5) as response:
+                return json.load(response)
+
+        return await asyncio.to_thread(fetch)
+
+    async def connect(self, **options: Any) -> nats.NATS:
+        return await nats.connect(self.url, **({"connect_timeout": 2, "max_reconnect_attempts": 20, "reconnect_time_wait": 0.2} | options))
+
+
+@asynccontextmanager
+async def running_nats(conf_file: Path, ports: dict[str, int], *, timeout_s: float = 15.0) -> AsyncIterator[Hub]:
+    """nats-server -c conf_file, yielded once its monitor answers /healthz."""
+    log = conf_file.with_suffix(".log")
+    with log.open("wb") as output:
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped in finally
+            [nats_server_binary(), "-c", str(conf_file)], env={"POD_NAME": "nats-0"}, stdout=output, stderr=subprocess.STDOUT
+        )
+    hub = Hub(ports)
+    try:
+        for _ in range(int(timeout_s / 0.05)):
+            if server.poll() is not None:
+                pytest.fail(f"nats-server exited with {server.returncode}:\n{log.read_text()}")
+            try:
+                await hub.get("healthz")
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail(f"nats-server did not answer /healthz in {timeout_s}s:\n{log.read_text()}")
+        yield hub
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

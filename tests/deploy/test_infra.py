@@ -5,16 +5,12 @@ ports and probes agree with it; the collector config is wired consistently."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import subprocess
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import nats
 import pytest
 import yaml
 from sightline_runtime import partitions
@@ -32,7 +28,7 @@ from sightline_runtime.streams import (
 )
 from sightline_vision.settings import VisionSettings
 
-from tests.deploy.helpers import ROOT, SERVICES, config_data, effective_env, find, workload
+from tests.deploy.helpers import ROOT, SERVICES, Hub, config_data, effective_env, find, localize_nats_conf, running_nats, workload
 
 TARGETS = ("base", "overlays/dev", "overlays/prod")
 
@@ -139,24 +135,6 @@ def test_collector_config_is_wired(render) -> None:
     assert ports["otlp-grpc"] == 4317
 
 
-class Hub:
-    """A real nats-server running a rendered hub config, moved to this machine."""
-
-    def __init__(self, ports: dict[str, int]) -> None:
-        self.url = f"nats://127.0.0.1:{ports['client']}"
-        self.monitor = f"http://127.0.0.1:{ports['monitor']}"
-
-    async def get(self, endpoint: str) -> dict[str, Any]:
-        def fetch() -> dict[str, Any]:
-            with urllib.request.urlopen(f"{self.monitor}/{endpoint}", timeout=5) as response:
-                return json.load(response)
-
-        return await asyncio.to_thread(fetch)
-
-    async def connect(self) -> nats.NATS:
-        return await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=20, reconnect_time_wait=0.2)
-
-
 @asynccontextmanager
 async def running_hub(render, target: str, tmp_path: Path) -> AsyncIterator[Hub]:
     """The target's nats.conf with ports and paths moved here. cluster.conf is
@@ -164,29 +142,11 @@ async def running_hub(render, target: str, tmp_path: Path) -> AsyncIterator[Hub]
     and a node of the cluster reserves the same store as a standalone server."""
     data = config_data(render(target), "nats-config")
     ports = {name: free_port() for name in ("client", "monitor", "leafnodes")}
-    conf = data["nats.conf"]
-    for pattern, value in (
-        (r"^port: \d+", f"port: {ports['client']}"),
-        (r"^http_port: \d+", f"http_port: {ports['monitor']}"),
-        (r"(leafnodes \{\s*port: )\d+", rf"\g<1>{ports['leafnodes']}"),
-        (r"store_dir: \S+", f"store_dir: {tmp_path / 'js'}"),
-        (r"pid_file: \S+", f"pid_file: {tmp_path / 'nats.pid'}"),
-    ):
-        conf, count = re.subn(pattern, value, conf, flags=re.M)
-        assert count == 1, pattern
-    (tmp_path / "nats.conf").write_text(conf)
-    (tmp_path / "cluster.conf").write_text(config_data(render("base"), "nats-config")["cluster.conf"])
-    server = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped in finally
-        [nats_server_binary(), "-c", str(tmp_path / "nats.conf")],
-        env={"POD_NAME": "nats-0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield Hub(ports)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    conf = localize_nats_conf(data["nats.conf"], ports, tmp_path / "js", tmp_path / "nats.pid")
+    for name, text in (data | {"nats.conf": conf, "cluster.conf": config_data(render("base"), "nats-config")["cluster.conf"]}).items():
+        (tmp_path / name).write_text(text)
+    async with running_nats(tmp_path / "nats.conf", ports) as hub:
+        yield hub
 
 
 @pytest.mark.asyncio
@@ -203,7 +163,7 @@ async def test_hub_maps_audio_onto_the_partitions(render, target: str, tmp_path:
             # nats-server adds its own $JS.<domain>.API mappings for the JetStream domain.
             ours = {source: dests for source, dests in account.get("mappings", {}).items() if not source.startswith("$JS.")}
             expected = {source: [{"subject": dest, "weight": 100}] for source, dest in partitions.nats_mappings().items()}
-            assert ours == expected, "deploy/nats/nats.conf mappings differ from sightline_runtime.partitions.nats_mappings()"
+            assert ours == expected, "deploy/nats/accounts.conf mappings differ from sightline_runtime.partitions.nats_mappings()"
 
             received: asyncio.Queue[str] = asyncio.Queue()
 
