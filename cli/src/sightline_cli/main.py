@@ -1,10 +1,10 @@
-"""`sightline`: run the local stack, simulate a pair of glasses, manage devices."""
+"""`sightline`: run the local stack, simulate a pair of glasses, manage devices, prepare the cluster's NATS auth."""
 
 from __future__ import annotations
 
 import typer
 
-from sightline_cli.commands import certs, devices, glasses, glossary, stack
+from sightline_cli.commands import certs, devices, glasses, glossary, k8s, stack
 
 app = typer.Typer(help="Sightline — the open backend for AI glasses.", no_args_is_help=True, add_completion=False)
 app.command()(stack.up)
@@ -13,3 +13,4 @@ app.command()(glasses.glasses)
 app.add_typer(devices.app, name="devices")
 app.add_typer(glossary.app, name="glossary")
 app.add_typer(certs.app, name="certs")
+app.add_typer(k8s.app, name="k8s")

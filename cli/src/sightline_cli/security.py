@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 from sightline.v1.device_pb2 import DeviceRecord
 from sightline_runtime import auth, streams
 from sightline_runtime.devices import DeviceRegistry, is_active
@@ -105,7 +106,13 @@ async def provision_device(
 async def ensure_source(admin_nc: Client, device_id: str) -> None:
     """The hub's GLASSES_UP sources this device's edge up-link."""
     js = admin_nc.jetstream()
-    await streams.ensure_stream(js, streams.GLASSES_UP)
+    # Created only if missing: an existing stream is the services' (in a
+    # cluster with 3 replicas), and updating it to the CLI's defaults would
+    # scale it down to one and reset their settings.
+    try:
+        await js.stream_info(streams.GLASSES_UP.name)
+    except NotFoundError:
+        await streams.ensure_stream(js, streams.GLASSES_UP)
     await streams.ensure_uplink_source(js, device_id)
 
 
