@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import nats
 import pytest
 import yaml
@@ -28,6 +29,8 @@ SLOW_STARTERS = ("asr", "vision")
 STATEFUL = ("asr",)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 OVERLAYS = ("base", "overlays/dev", "overlays/prod")
+# The Kubernetes release whose OpenAPI schemas every rendered object must satisfy.
+K8S_VERSION = "1.32"
 
 Doc = dict[str, Any]
 
@@ -37,6 +40,18 @@ def kustomize(kubectl: str, target: Path) -> list[Doc]:
     if result.returncode != 0:
         pytest.fail(f"kubectl kustomize {target} failed:\n{result.stderr}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def schema_errors(docs: list[Doc]) -> list[str]:
+    """Every object against the Kubernetes schemas, strictly (kubernetes-validate,
+    offline): an unknown field is an error, so a misspelt probe cannot slip through."""
+    errors = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as err:
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {getattr(err, 'message', err)}")
+    return errors
 
 
 def find(docs: list[Doc], kind: str, name: str) -> Doc:

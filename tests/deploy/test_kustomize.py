@@ -10,21 +10,26 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, WORKLOAD_KINDS, config_data, effective_env, find, kustomize, workload
-
-K8S_VERSION = "1.32"
+from tests.deploy.helpers import (
+    K8S,
+    K8S_VERSION,
+    OVERLAYS,
+    SERVICES,
+    WORKLOAD_KINDS,
+    config_data,
+    effective_env,
+    find,
+    kustomize,
+    schema_errors,
+    workload,
+)
 
 
 @pytest.mark.parametrize("target", OVERLAYS)
 def test_renders_and_validates_strictly(render, target: str) -> None:
     docs = render(target)
     assert docs, f"{target} rendered nothing"
-    errors = []
-    for doc in docs:
-        try:
-            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
-        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as err:
-            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {getattr(err, 'message', err)}")
+    errors = schema_errors(docs)
     assert not errors, "\n".join(errors)
 
 
@@ -89,8 +94,7 @@ def test_nats_creds_component(kubectl: str, tmp_path: Path) -> None:
         f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{base}]\ncomponents: [{component}]\n"
     )
     docs = kustomize(kubectl, tmp_path)
-    for doc in docs:
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    assert not schema_errors(docs)
     for name in SERVICES:
         pod = workload(docs, name)["spec"]["template"]["spec"]
         container = pod["containers"][0]
