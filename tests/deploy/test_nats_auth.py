@@ -441,3 +441,12 @@ async def test_rendered_hub_requires_credentials_and_enforces_them(rendered, gen
             for nc in clients:
                 if not nc.is_closed:
                     await nc.close()
+
+    # The pod restarts with the same Secret, whose preloaded account JWT predates
+    # the revocation: the resolver on the PVC keeps the newer one, so the device
+    # stays out, and the services are still let in.
+    async with running_nats(conf, ports) as hub:
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(hub.url, user_credentials=str(stolen), allow_reconnect=False, connect_timeout=2)
+        overlay = await nats.connect(hub.url, user_credentials=str(creds["overlay"]), allow_reconnect=False, connect_timeout=2)
+        await overlay.close()
