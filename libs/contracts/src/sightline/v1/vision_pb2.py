@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sightline.v1 import common_pb2 as sightline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/vision.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"\xda\x01\n\rPhotoCaptured\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06sha256\x18\x05 \x01(\x0c\x12/\n\x0b\x63\x61ptured_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\x17\n\x0ftarget_language\x18\x08 \x01(\t\"\x8e\x02\n\x0bPhotoStored\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x03 \x01(\t\x12\x13\n\x0bobject_name\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x04\x12\x0e\n\x06sha256\x18\x07 \x01(\x0c\x12\r\n\x05width\x18\x08 \x01(\r\x12\x0e\n\x06height\x18\t \x01(\r\x12/\n\x0b\x63\x61ptured_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0ftarget_language\x18\x0b \x01(\t\"`\n\nTextRegion\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1e\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x11.sightline.v1.Box\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x10\n\x08language\x18\x04 \x01(\t\"<\n\x08ImageTag\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x12\n\nvocabulary\x18\x03 \x01(\t\"\x8c\x02\n\x0cVisionResult\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x13\n\x0bimage_width\x18\x03 \x01(\r\x12\x14\n\x0cimage_height\x18\x04 \x01(\r\x12.\n\x0ctext_regions\x18\x05 \x03(\x0b\x32\x18.sightline.v1.TextRegion\x12$\n\x04tags\x18\x06 \x03(\x0b\x32\x16.sightline.v1.ImageTag\x12\x12\n\nocr_engine\x18\x07 \x01(\t\x12\x15\n\rtagger_engine\x18\x08 \x01(\t\x12\x17\n\x0ftarget_language\x18\t \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/vision.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"\xed\x01\n\rPhotoCaptured\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06sha256\x18\x05 \x01(\x0c\x12/\n\x0b\x63\x61ptured_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\x17\n\x0ftarget_language\x18\x08 \x01(\t\x12\x11\n\tupload_id\x18\t \x01(\t\"\x8e\x02\n\x0bPhotoStored\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x03 \x01(\t\x12\x13\n\x0bobject_name\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x04\x12\x0e\n\x06sha256\x18\x07 \x01(\x0c\x12\r\n\x05width\x18\x08 \x01(\r\x12\x0e\n\x06height\x18\t \x01(\r\x12/\n\x0b\x63\x61ptured_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0ftarget_language\x18\x0b \x01(\t\"`\n\nTextRegion\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1e\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x11.sightline.v1.Box\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x10\n\x08language\x18\x04 \x01(\t\"<\n\x08ImageTag\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x12\n\nvocabulary\x18\x03 \x01(\t\"\x8c\x02\n\x0cVisionResult\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x13\n\x0bimage_width\x18\x03 \x01(\r\x12\x14\n\x0cimage_height\x18\x04 \x01(\r\x12.\n\x0ctext_regions\x18\x05 \x03(\x0b\x32\x18.sightline.v1.TextRegion\x12$\n\x04tags\x18\x06 \x03(\x0b\x32\x16.sightline.v1.ImageTag\x12\x12\n\nocr_engine\x18\x07 \x01(\t\x12\x15\n\rtagger_engine\x18\x08 \x01(\t\x12\x17\n\x0ftarget_language\x18\t \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,13 +34,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sightline.v1.vision_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PHOTOCAPTURED']._serialized_start=104
-  _globals['_PHOTOCAPTURED']._serialized_end=322
-  _globals['_PHOTOSTORED']._serialized_start=325
-  _globals['_PHOTOSTORED']._serialized_end=595
-  _globals['_TEXTREGION']._serialized_start=597
-  _globals['_TEXTREGION']._serialized_end=693
-  _globals['_IMAGETAG']._serialized_start=695
-  _globals['_IMAGETAG']._serialized_end=755
-  _globals['_VISIONRESULT']._serialized_start=758
-  _globals['_VISIONRESULT']._serialized_end=1026
+  _globals['_PHOTOCAPTURED']._serialized_end=341
+  _globals['_PHOTOSTORED']._serialized_start=344
+  _globals['_PHOTOSTORED']._serialized_end=614
+  _globals['_TEXTREGION']._serialized_start=616
+  _globals['_TEXTREGION']._serialized_end=712
+  _globals['_IMAGETAG']._serialized_start=714
+  _globals['_IMAGETAG']._serialized_end=774
+  _globals['_VISIONRESULT']._serialized_start=777
+  _globals['_VISIONRESULT']._serialized_end=1045
 # @@protoc_insertion_point(module_scope)

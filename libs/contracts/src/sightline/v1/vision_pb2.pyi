@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PhotoCaptured(_message.Message):
-    __slots__ = ("meta", "photo_id", "content_type", "size_bytes", "sha256", "captured_at", "data", "target_language")
+    __slots__ = ("meta", "photo_id", "content_type", "size_bytes", "sha256", "captured_at", "data", "target_language", "upload_id")
     META_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class PhotoCaptured(_message.Message):
     CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     meta: _common_pb2.EventMeta
     photo_id: str
     content_type: str
@@ -28,7 +29,8 @@ class PhotoCaptured(_message.Message):
     captured_at: _timestamp_pb2.Timestamp
     data: bytes
     target_language: str
-    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[bytes] = ..., target_language: _Optional[str] = ...) -> None: ...
+    upload_id: str
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[bytes] = ..., target_language: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
 
 class PhotoStored(_message.Message):
     __slots__ = ("meta", "photo_id", "bucket", "object_name", "content_type", "size_bytes", "sha256", "width", "height", "captured_at", "target_language")
