@@ -198,20 +198,21 @@ def test_rerun_keeps_valid_credentials_and_replaces_stale_ones(tmp_path: Path) -
     assert again.count("(kept)") == len(SERVICES)
 
     authority = auth.Authority.load_or_create(state / "auth")
-    # asr: another deployment's credentials; overlay: outdated permissions; translation: revoked.
+    # asr: another deployment's credentials; overlay: outdated permissions; translation: revoked; vision: garbage.
     stranger = auth.Authority.load_or_create(tmp_path / "another-authority")
     auth.write_secret(out / "asr.creds", stranger.issue("service-asr", auth.service_permissions("asr"))[0])
     auth.write_secret(out / "overlay.creds", authority.issue("service-overlay", auth.Permissions(pub_allow=("glasses.>",)))[0])
+    auth.write_secret(out / "vision.creds", "not a credentials file\n")
     revoked = auth.creds_public_key(out / "translation.creds")
     authority.revoke(revoked)
     third = run()
-    for service in ("asr", "overlay", "translation"):
+    for service in ("asr", "overlay", "translation", "vision"):
         assert f"{service}: {out / f'{service}.creds'} (reissued)" in third
         claims = creds_claims((out / f"{service}.creds").read_text())
         assert claims["iss"] == authority.account
         assert claims["nats"]["pub"] == auth.service_permissions(service).claims()["pub"]
     assert auth.creds_public_key(out / "translation.creds") != revoked
-    for service in ("vision", "commerce", "payments"):
+    for service in ("commerce", "payments"):
         assert (out / f"{service}.creds").read_text() == before[service]
     # The hub's preloaded account JWT carries the revocation.
     account = auth.decode_claims(parse_auth_conf((out / "auth.conf").read_text())["resolver_preload"][authority.account])

@@ -48,9 +48,9 @@ def _issued_claims(path: Path) -> dict | None:
     """The user JWT claims of an existing .creds file (None: none readable)."""
     try:
         match = _JWT_IN_CREDS.search(path.read_text())
-    except OSError:
+        return auth.decode_claims(match[1]) if match else None
+    except (OSError, ValueError):  # unreadable or not a JWT: issue a new one
         return None
-    return auth.decode_claims(match[1]) if match else None
 
 
 def _still_valid(path: Path, authority: auth.Authority, permissions: auth.Permissions) -> bool:
