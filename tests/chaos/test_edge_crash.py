@@ -112,15 +112,15 @@ async def test_glasses_killed_and_restarted_during_a_hub_outage(hub, hub_nc, pro
     notices = [PhotoCaptured.FromString(m.data) for m in await stream_messages(js, "GLASSES_UP", "glasses.k.up.photo")]
     assert len(notices) == 20
     assert sorted(n.sha256 for n in notices) == sorted(sha256(f.read_bytes()) for f in files)
-    store = await js.object_store("photos")
-    for notice in notices:
-        assert sha256((await store.get(f"k/{notice.photo_id}")).data) == notice.sha256
-
     async def all_stored():
         msgs = await stream_messages(js, "VISION", "photo.stored.k")
         return msgs if len(msgs) >= 20 else None
 
+    # The objects exist once vision has verified the chunks and written them.
     stored = [PhotoStored.FromString(m.data) for m in await wait_for(all_stored, 30, "20 PhotoStored")]
     assert sorted(s.photo_id for s in stored) == sorted(n.photo_id for n in notices)
+    store = await js.object_store("photos")
+    for notice in notices:
+        assert sha256((await store.get(f"k/{notice.photo_id}")).data) == notice.sha256
     await wait_for(lambda: len(view.event_ids) >= 10, 20, "the hub consumer seeing the 10 commands")
     assert sorted(view.event_ids) == sorted(m.headers["Nats-Msg-Id"] for m in inputs)

@@ -92,17 +92,17 @@ async def test_a_60s_link_cut_loses_nothing_and_duplicates_nothing(hub, hub_nc, 
     assert len(notices) == PHOTOS + 1
     assert not duplicates([m.headers["Nats-Msg-Id"] for m in notices])
 
-    store = await js.object_store("photos")
-    for photo_id, data in photos.items():
-        assert sha256((await store.get(f"a/{photo_id}")).data) == sha256(data), photo_id
-
     async def all_stored():
         msgs = await stream_messages(js, "VISION", "photo.stored.a")
         return msgs if len(msgs) >= PHOTOS + 1 else None
 
+    # The objects exist once vision has verified the chunks and written them.
     stored = [PhotoStored.FromString(m.data) for m in await wait_for(all_stored, 30, "every PhotoStored")]
     assert sorted(s.photo_id for s in stored) == sorted(photos)
     assert all(s.sha256 == sha256(photos[s.photo_id]) for s in stored)
+    store = await js.object_store("photos")
+    for photo_id, data in photos.items():
+        assert sha256((await store.get(f"a/{photo_id}")).data) == sha256(data), photo_id
 
     await wait_for(lambda: len(view.event_ids) >= COMMANDS + 1, 15, "the hub consumer seeing every command")
     assert sorted(view.event_ids) == sorted(e.meta.event_id for e in sent_commands)

@@ -73,10 +73,11 @@ async def test_an_outage_longer_than_the_duplicate_window(hub, hub_nc, provision
     notices = await stream_messages(js, "GLASSES_UP", "glasses.a.up.photo")
     assert len(notices) == len(photos) == 6
     assert not duplicates([m.headers["Nats-Msg-Id"] for m in notices])
+    # The objects exist once vision has verified the chunks and written them.
+    await wait_for(lambda: _handled(vision, "photo_intake", "ok") == 6, 30, "every photo announced")
     store = await js.object_store("photos")
     for photo_id, data in photos.items():
         assert sha256((await store.get(f"a/{photo_id}")).data) == sha256(data)
-    await wait_for(lambda: _handled(vision, "photo_intake", "ok") == 6, 30, "every photo announced")
     await wait_for(lambda: len(view.event_ids) == len(sent), 20, "the hub consumer seeing every command")
 
     # Copies of the early events now reach the hub's stream (e.g. from an edge

@@ -39,10 +39,11 @@ async def test_inputs_and_photos_reach_the_hub_once_through_the_edge(hub, hub_nc
     # Everything came by sourcing from the edge's outbox, none as a live copy over the leaf.
     assert all(m.headers.get("Nats-Stream-Source", "").startswith("UPLINK_a:") for m in inputs + notices)
 
+    # The objects exist once vision has verified the chunks and written them.
+    stored = await wait_for(lambda: _photo_stored(js, "a", 2), 15, "two PhotoStored events")
     store = await js.object_store("photos")
     for photo_id, data in zip(photo_ids, photos, strict=True):
         assert sha256((await store.get(f"a/{photo_id}")).data) == sha256(data)
-    stored = await wait_for(lambda: _photo_stored(js, "a", 2), 15, "two PhotoStored events")
     assert sorted(s.photo_id for s in stored) == sorted(photo_ids)
     assert {(s.width, s.height) for s in stored} == {(320, 240)}
     assert {s.content_type for s in stored} == {"image/jpeg", "image/png"}

@@ -1,30 +1,38 @@
-"""The hub's photo intake (vision) trusts nothing from the glasses: every
-refusal is dead-lettered and reported, never retried in a loop, and a
-refused notice announces nothing."""
+"""The hub's photo intake (vision) trusts nothing from the glasses: the
+glasses upload chunks only, and vision reads them back, verifies them and
+writes the object itself. Every refusal is dead-lettered and reported, never
+retried in a loop, its chunks are purged (never another device's), and a
+refused notice announces and stores nothing."""
 
 import pytest
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored
-from sightline_glasses.photo_upload import Progress, put_object
-from sightline_runtime import streams
+from sightline_glasses.photo_upload import Progress, put_chunks
+from sightline_runtime import objects, streams
 from sightline_runtime.consumer import DLQ_REASON
 from sightline_runtime.events import HEADER_MSG_ID, event_headers, new_meta
 
 from tests.edge.helpers import make_photo, png_bomb, sha256, stream_messages, subject_count, wait_for
 
 
-def notice_for(device: str, photo_id: str, image: bytes, **fields) -> PhotoCaptured:
-    values = {"content_type": "image/jpeg", "size_bytes": len(image), "sha256": sha256(image)} | fields
+def notice_for(device: str, photo_id: str, image: bytes, upload_id: str, **fields) -> PhotoCaptured:
+    values = {"content_type": "image/jpeg", "size_bytes": len(image), "sha256": sha256(image), "upload_id": upload_id} | fields
     return PhotoCaptured(meta=new_meta(device, "glasses"), photo_id=photo_id, **values)
 
 
-async def upload(js, name: str, data: bytes) -> None:
-    """Write an object as the glasses' uploader does (no checks on the content)."""
+async def upload(js, device: str, data: bytes) -> str:
+    """Write chunks as the glasses' uploader does (no checks on the content); returns the upload id."""
 
     async def keep(progress):
         return None
 
-    await put_object(js, "photos", name, data, chunk_bytes=64 * 1024, progress=Progress.fresh(), save=keep)
+    progress = Progress.fresh(device)
+    await put_chunks(js, "photos", data, chunk_bytes=16 * 1024, progress=progress, save=keep)
+    return progress.nuid
+
+
+async def chunk_count(js, upload_id: str) -> int:
+    return await subject_count(js, "OBJ_photos", objects.chunk_subject("photos", upload_id))
 
 
 async def send(js, device: str, notice: PhotoCaptured, **headers) -> None:
@@ -49,37 +57,42 @@ async def hub_js(hub_nc, provision, vision):
 
 
 INVALID, FORBIDDEN, MEDIA = ErrorCode.ERROR_CODE_INVALID, ErrorCode.ERROR_CODE_FORBIDDEN, ErrorCode.ERROR_CODE_UNSUPPORTED_MEDIA
+OVERSIZED = ErrorCode.ERROR_CODE_OVERSIZED
 JPEG = make_photo(21)
 GARBAGE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a JPEG signature on bytes that decode to nothing
+BOMB = png_bomb()
+
+
+def _notice(device, photo_id, image=JPEG, **fields):
+    return lambda upload_id: notice_for(device, photo_id, image, upload_id, **fields)
+
 
 CASES = [
-    # (name, object name or None, object bytes, notice device, notice builder, reason, code)
-    ("another device's photo", "a/p1", JPEG, "b", lambda: notice_for("b", "p1", JPEG), "forbidden", FORBIDDEN),
-    ("sha256 mismatch", "a/p2", JPEG, "a", lambda: notice_for("a", "p2", JPEG, sha256=sha256(b"other")), "invalid", INVALID),
-    ("size mismatch", "a/p3", JPEG, "a", lambda: notice_for("a", "p3", JPEG, size_bytes=len(JPEG) - 1), "invalid", INVALID),
-    ("never uploaded", None, JPEG, "a", lambda: notice_for("a", "p4", JPEG), "forbidden", FORBIDDEN),
-    ("path in photo id", "a/p5", JPEG, "a", lambda: notice_for("a", "../b/p1", JPEG), "invalid", INVALID),
-    ("inline data", "a/p6", JPEG, "a", lambda: notice_for("a", "p6", JPEG, data=JPEG), "invalid", INVALID),
-    ("not a photo type", "a/p7", JPEG, "a", lambda: notice_for("a", "p7", JPEG, content_type="text/html"), "unsupported_media", MEDIA),
-    ("undecodable image", "a/p8", GARBAGE, "a", lambda: notice_for("a", "p8", GARBAGE), "unsupported_media", MEDIA),
-    (
-        "png decompression bomb",
-        "a/p9",
-        png_bomb(),
-        "a",
-        lambda: notice_for("a", "p9", png_bomb(), content_type="image/png"),
-        "unsupported_media",
-        MEDIA,
-    ),
+    # (name, uploading device or None, uploaded bytes, notice device, notice builder, reason, code, chunks purged)
+    ("another device's upload", "a", JPEG, "b", _notice("b", "p1"), "forbidden", FORBIDDEN, False),
+    ("sha256 mismatch", "a", JPEG, "a", _notice("a", "p2", sha256=sha256(b"other")), "invalid", INVALID, True),
+    ("more bytes than the notice says", "a", JPEG, "a", _notice("a", "p3", size_bytes=len(JPEG) // 3), "oversized", OVERSIZED, True),
+    ("over the photo limit", "a", JPEG, "a", _notice("a", "p3b", size_bytes=9 << 20), "oversized", OVERSIZED, True),
+    ("missing chunks", "a", JPEG[: 2 * 16 * 1024], "a", _notice("a", "p3c"), "invalid", INVALID, True),
+    ("never uploaded", None, JPEG, "a", _notice("a", "p4"), "forbidden", FORBIDDEN, True),
+    ("no upload id", None, JPEG, "a", lambda _: notice_for("a", "p4b", JPEG, ""), "forbidden", FORBIDDEN, True),
+    ("wildcard upload id", None, JPEG, "a", lambda _: notice_for("a", "p4c", JPEG, "a.>"), "forbidden", FORBIDDEN, True),
+    ("path in photo id", "a", JPEG, "a", _notice("a", "../b/p1"), "invalid", INVALID, True),
+    ("inline data", "a", JPEG, "a", _notice("a", "p6", data=JPEG), "invalid", INVALID, True),
+    ("not a photo type", "a", JPEG, "a", _notice("a", "p7", content_type="text/html"), "unsupported_media", MEDIA, True),
+    ("undecodable image", "a", GARBAGE, "a", _notice("a", "p8", GARBAGE), "unsupported_media", MEDIA, True),
+    ("png decompression bomb", "a", BOMB, "a", _notice("a", "p9", BOMB, content_type="image/png"), "unsupported_media", MEDIA, True),
 ]
 
 
-@pytest.mark.parametrize(("name", "obj", "data", "device", "notice", "reason", "code"), CASES, ids=[c[0] for c in CASES])
-async def test_a_bad_notice_is_refused_dead_lettered_and_reported(hub_js, vision, name, obj, data, device, notice, reason, code):
+@pytest.mark.parametrize(("name", "uploader", "data", "device", "notice", "reason", "code", "purged"), CASES, ids=[c[0] for c in CASES])
+async def test_a_bad_upload_is_refused_purged_dead_lettered_and_reported(
+    hub_js, vision, name, uploader, data, device, notice, reason, code, purged
+):
     js = hub_js
-    if obj is not None:
-        await upload(js, obj, data)
-    event = notice()
+    upload_id = await upload(js, uploader, data) if uploader else f"{device}.neveruploaded"
+    uploaded = await chunk_count(js, upload_id)
+    event = notice(upload_id)
     await send(js, device, event)
     await wait_for(lambda: rejected(vision, reason) == 1, 15, f"the notice refused as {reason}")
 
@@ -91,15 +104,51 @@ async def test_a_bad_notice_is_refused_dead_lettered_and_reported(hub_js, vision
     assert error.code == code
     assert error.failed_event_id == event.meta.event_id
     assert await subject_count(js, "VISION", "photo.stored.>") == 0, "a refused notice announces nothing"
+    assert await subject_count(js, "OBJ_photos", "$O.photos.M.>") == 0, "and stores no object"
+    if uploader:
+        assert uploaded > 0
+        assert await chunk_count(js, upload_id) == (0 if purged else uploaded), "purged unless another device's"
     info = await js.consumer_info("GLASSES_UP", streams.VISION_PHOTO_INTAKE.durable)
     assert info.num_ack_pending == 0
     assert info.num_redelivered == 0, "refused once, never retried"
 
 
+async def test_good_chunks_become_a_readable_object_announced_once(hub_js, vision):
+    js = hub_js
+    data = make_photo(22, kind="png", size=(400, 300))
+    upload_id = await upload(js, "a", data)
+    event = notice_for("a", "good", data, upload_id, content_type="image/png")
+    await send(js, "a", event)
+    await wait_for(lambda: subject_count(js, "VISION", "photo.stored.a"), 15, "PhotoStored")
+    store = await js.object_store("photos")
+    result = await store.get("a/good")  # nats-py reads vision's meta and checks the digest
+    assert result.data == data
+    assert (result.info.nuid, result.info.size, result.info.chunks) == (upload_id, len(data), await chunk_count(js, upload_id))
+
+    # A redelivery that got past the inbox (a crash before the "done" mark): the
+    # handler runs again, finds the meta written and announces nothing new.
+    inbox = await js.key_value("inbox_vision")
+    await inbox.purge(f"photo_intake.{event.meta.event_id}")
+    await send(js, "a", event, **{HEADER_MSG_ID: "redelivered"})
+    await wait_for(lambda: handled(vision, "ok") == 2, 15, "the copy handled again")
+    assert await subject_count(js, "VISION", "photo.stored.a") == 1, "one PhotoStored"
+    assert await subject_count(js, "OBJ_photos", "$O.photos.M.>") == 1
+    assert (await store.get("a/good")).data == data
+
+    # The same photo id taken again: the new upload replaces it and the old chunks go.
+    again = make_photo(23)
+    second = await upload(js, "a", again)
+    await send(js, "a", notice_for("a", "good", again, second))
+    await wait_for(lambda: handled(vision, "ok") == 3, 15, "the second photo handled")
+    assert (await store.get("a/good")).data == again
+    assert await chunk_count(js, upload_id) == 0
+    assert await subject_count(js, "VISION", "photo.stored.a") == 2
+
+
 async def test_a_duplicate_notice_announces_the_photo_once(hub_js, vision):
     js = hub_js
-    await upload(js, "a/dup", JPEG)
-    event = notice_for("a", "dup", JPEG)
+    upload_id = await upload(js, "a", JPEG)
+    event = notice_for("a", "dup", JPEG, upload_id)
     await send(js, "a", event)
     # The same notice again after the JetStream window (another Nats-Msg-Id gets it past the stream).
     await send(js, "a", event, **{HEADER_MSG_ID: "resent-after-the-window"})

@@ -7,9 +7,9 @@ import hashlib
 import nats
 import pytest
 from sightline_glasses.agent import GlassesAgent
-from sightline_glasses.photo_upload import EXPECTED_LAST_SUBJECT_SEQ, Progress, put_object
+from sightline_glasses.photo_upload import EXPECTED_LAST_SUBJECT_SEQ, Progress, put_chunks
 from sightline_glasses.photos import PhotoError, check_photo, read_photo
-from sightline_runtime import streams
+from sightline_runtime import objects, streams
 
 from tests.edge.helpers import LeafLinkProxy, make_photo, png_bomb, sha256, subject_count, wait_for
 
@@ -75,7 +75,7 @@ async def test_a_lost_ack_never_stores_a_chunk_twice_and_a_lost_hub_copy_restart
     data = make_photo(9, size=(900, 700))
     chunk = 4096
     n = -(-len(data) // chunk)
-    progress = Progress.fresh()
+    progress = Progress.fresh("a")
     saved: list[tuple[int, int]] = []
 
     async def save(p: Progress) -> None:
@@ -87,16 +87,16 @@ async def test_a_lost_ack_never_stores_a_chunk_twice_and_a_lost_hub_copy_restart
     first = await js.publish(subject, data[:chunk], headers={EXPECTED_LAST_SUBJECT_SEQ: "0"})
     await js.publish(subject, data[chunk : 2 * chunk], headers={EXPECTED_LAST_SUBJECT_SEQ: str(first.seq)})
     progress.next_chunk, progress.last_seq = 1, first.seq
-    await put_object(js, "photos", "a/lost-ack", data, chunk_bytes=chunk, progress=progress, save=save)
+    await put_chunks(js, "photos", data, chunk_bytes=chunk, progress=progress, save=save)
     assert await subject_count(js, "OBJ_photos", subject) == n, "chunk 1 is stored once"
-    assert sha256((await (await js.object_store("photos")).get("a/lost-ack")).data) == sha256(data)
+    assert sha256((await objects.read_chunks(js, "photos", progress.nuid, max_bytes=len(data))).data) == sha256(data)
 
     # The hub lost the first chunks (purged or expired) while the glasses waited: start over.
-    stale = Progress.fresh()
+    stale = Progress.fresh("a")
     stale.next_chunk, stale.last_seq = 3, 10**6
-    await put_object(js, "photos", "a/restarted", data, chunk_bytes=chunk, progress=stale, save=save)
-    result = await (await js.object_store("photos")).get("a/restarted")
-    assert sha256(result.data) == sha256(data)
+    await put_chunks(js, "photos", data, chunk_bytes=chunk, progress=stale, save=save)
+    assert stale.nuid.startswith("a."), "a fresh upload, still in the device's namespace"
+    assert sha256((await objects.read_chunks(js, "photos", stale.nuid, max_bytes=len(data))).data) == sha256(data)
     assert await subject_count(js, "OBJ_photos", f"$O.photos.C.{stale.nuid}") == n
 
 
@@ -124,6 +124,8 @@ async def test_an_upload_cut_midway_resumes_at_the_next_chunk(hub, hub_nc, provi
         await proxy.close()
     chunks = -(-len(data) // (64 * 1024))
     assert await subject_count(js, "OBJ_photos", f"$O.photos.C.{cut_at.nuid}") == chunks, "resumed: each chunk once"
+    # The object exists once vision has verified the chunks and written it.
+    assert await wait_for(lambda: subject_count(js, "VISION", "photo.stored.a"), 15, "PhotoStored") == 1
     assert sha256((await (await js.object_store("photos")).get(f"a/{photo_id}")).data) == sha256(data)
 
 

@@ -6,16 +6,25 @@ these tests can pass by accident."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import nats
 import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api
+from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.input_pb2 import Confirmation, DeviceInput
+from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_cli import tls
-from sightline_runtime import auth, partitions, streams
+from sightline_glasses.agent import GlassesAgent
+from sightline_runtime import auth, objects, partitions, streams
 from sightline_runtime.events import event_headers, new_meta
+from sightline_runtime.processes import free_port
+from sightline_vision.app import create_service as create_vision
+from sightline_vision.settings import VisionSettings
 
+from tests.edge.helpers import make_photo, sha256, stream_messages, subject_count, wait_for
 from tests.security.conftest import connect
 
 DENIED_PUBLISH = "permissions violation for publish"
@@ -110,6 +119,70 @@ async def test_a_device_reaches_only_its_own_subjects(secure_hub, admin, device_
         await nc.close()
     await asyncio.sleep(0.2)
     assert not {"glasses.b.up.input", "payments.intent.a", "asr.final.a"} & set(seen)
+
+
+async def test_a_device_writes_no_photo_meta_and_cannot_hide_or_replace_anothers_photo(secure_hub, admin, device_creds, run_service):
+    creds = {device: await device_creds(device) for device in ("a", "b")}
+    settings = VisionSettings(
+        nats_url=secure_hub.url,
+        nats_credentials_file=secure_hub.creds("vision"),
+        http_port=free_port(),
+        http_host="127.0.0.1",
+        log_level="WARNING",
+    )
+    await run_service(create_vision(settings))
+    js = admin.jetstream()
+    photo = make_photo(41)
+    async with GlassesAgent("a", secure_hub.url, credentials_file=creds["a"]) as a:
+        photo_id = await a.send_photo(photo)
+    await wait_for(lambda: subject_count(js, "VISION", "photo.stored.a"), 15, "a's PhotoStored")
+    name = f"a/{photo_id}"
+    store = await js.object_store("photos")
+    stored = await store.get_info(name)
+    chunks = await subject_count(js, "OBJ_photos", objects.chunk_subject("photos", stored.nuid))
+
+    nc, errors = await connect(secure_hub.url, creds["b"], inbox_prefix=auth.device_inbox_prefix("b"))
+    try:
+        # b writes chunks of its own, then tries to point a's photo at them (replace), to
+        # roll its meta up into a delete marker (hide), and to write a meta of its own.
+        ack = await nc.jetstream().publish("$O.photos.C.b.forged", b"forged", timeout=3)
+        assert ack.stream == "OBJ_photos"
+        rollup = {api.Header.ROLLUP: "sub"}
+        forged = objects.object_meta("photos", name, nuid="b.forged", size=6, chunks=1, sha256=sha256(b"forged"), max_chunk_bytes=6)
+        hidden = json.dumps({"name": name, "bucket": "photos", "nuid": stored.nuid, "deleted": True}).encode()
+        for subject, meta in (
+            (objects.meta_subject("photos", name), forged),
+            (objects.meta_subject("photos", name), hidden),
+            (objects.meta_subject("photos", "b/own"), forged),
+        ):
+            await nc.publish(subject, meta, headers=rollup)
+        await nc.flush()
+        meta_a = objects.meta_subject("photos", name)
+        assert await errors.wait_for(f'{DENIED_PUBLISH} to "{meta_a}"'), errors.seen
+        assert await errors.wait_for(f'{DENIED_PUBLISH} to "{objects.meta_subject("photos", "b/own")}"'), errors.seen
+        assert sum(DENIED_PUBLISH in e for e in errors.seen) == 3, errors.seen
+
+        # Nor through vision: a notice of b's naming a's upload is refused, and a's chunks are left alone.
+        notice = PhotoCaptured(
+            meta=new_meta("b", "glasses"),
+            photo_id=photo_id,
+            content_type="image/jpeg",
+            size_bytes=len(photo),
+            sha256=sha256(photo),
+            upload_id=stored.nuid,
+        )
+        await nc.jetstream().publish("glasses.b.up.photo", notice.SerializeToString(), headers=event_headers(notice), timeout=3)
+    finally:
+        await nc.close()
+    [error] = await wait_for(lambda: stream_messages(js, "ERRORS", "errors.vision.b"), 15, "b's notice refused")
+    assert ErrorEvent.FromString(error.data).code == ErrorCode.ERROR_CODE_FORBIDDEN
+    assert await subject_count(js, "VISION", "photo.stored.b") == 0
+
+    # a's photo is as vision wrote it: same meta, same chunks, same bytes.
+    assert (await store.get_info(name)).nuid == stored.nuid
+    assert await subject_count(js, "OBJ_photos", objects.chunk_subject("photos", stored.nuid)) == chunks
+    assert sha256((await store.get(name)).data) == sha256(photo)
+    assert await subject_count(js, "OBJ_photos", "$O.photos.M.>") == 1, "no meta but vision's"
 
 
 async def test_services_are_distinct_least_privilege_users(secure_hub, admin):

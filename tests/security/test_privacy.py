@@ -21,8 +21,8 @@ from sightline_asr.app import create_service as create_asr
 from sightline_asr.settings import AsrSettings
 from sightline_glasses.agent import GlassesAgent, PrivacyModeActive
 from sightline_glasses.audio import AudioUplink
-from sightline_glasses.photo_upload import Progress, put_object
-from sightline_runtime import streams, subjects
+from sightline_glasses.photo_upload import Progress, put_chunks
+from sightline_runtime import subjects
 from sightline_runtime.audit import read_audit
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.events import event_headers, new_meta
@@ -80,7 +80,7 @@ async def test_privacy_mode_stops_mic_and_camera_processing_for_that_device_only
         # Glasses that ignore it anyway (old firmware, a bug): the hub still drops a's data.
         await asyncio.gather(_speak(a, hello), _speak(b, hello))
         photo_a, photo_b = make_photo(2), make_photo(3)
-        await asyncio.gather(_upload(a, "pa1", photo_a), _upload(b, "pb1", photo_b))
+        upload_a, _ = await asyncio.gather(_upload(a, "pa1", photo_a), _upload(b, "pb1", photo_b))
         await _until(lambda: _stored_count(js, "b"), 1, "b's photo stored")
         await _until(lambda: [f.meta.device_id for f in finals], ["b"], "b's transcript", timeout_s=30)
         await asyncio.sleep(1.0)
@@ -88,7 +88,8 @@ async def test_privacy_mode_stops_mic_and_camera_processing_for_that_device_only
         assert await _stored_count(js, "a") == 0, "a's photo was not processed"
         store = await js.object_store("photos")
         with pytest.raises(ObjectNotFoundError):
-            await store.get("a/pa1")  # and not kept
+            await store.get("a/pa1")  # and not kept: no object, and its chunks purged
+        await _until(lambda: _chunk_count(js, upload_a), 0, "a's chunks purged")
         assert sha256((await store.get("b/pb1")).data) == sha256(photo_b)
 
         # Lifted: both resume.
@@ -122,19 +123,30 @@ async def _speak(agent: GlassesAgent, pcm: np.ndarray) -> None:
     await uplink.send(pcm, end_of_stream=True, realtime=True, speed=2.0)
 
 
-async def _upload(agent: GlassesAgent, photo_id: str, data: bytes) -> None:
-    """A photo and its notice, past the agent's own privacy check."""
+async def _upload(agent: GlassesAgent, photo_id: str, data: bytes) -> str:
+    """A photo's chunks and its notice, past the agent's own privacy check; returns the upload id."""
     js = agent.nc.jetstream()
 
     async def keep(progress) -> None:
         return None
 
-    name = streams.photo_object_name(agent.device_id, photo_id)
-    await put_object(js, "photos", name, data, chunk_bytes=64 * 1024, progress=Progress.fresh(agent.device_id), save=keep)
+    progress = Progress.fresh(agent.device_id)
+    await put_chunks(js, "photos", data, chunk_bytes=64 * 1024, progress=progress, save=keep)
     notice = PhotoCaptured(
-        meta=new_meta(agent.device_id, "glasses"), photo_id=photo_id, content_type="image/jpeg", size_bytes=len(data), sha256=sha256(data)
+        meta=new_meta(agent.device_id, "glasses"),
+        photo_id=photo_id,
+        content_type="image/jpeg",
+        size_bytes=len(data),
+        sha256=sha256(data),
+        upload_id=progress.nuid,
     )
     await js.publish(subjects.up_photo(agent.device_id), notice.SerializeToString(), headers=event_headers(notice), stream="GLASSES_UP")
+    return progress.nuid
+
+
+async def _chunk_count(js, upload_id: str) -> int:
+    info = await js.stream_info("OBJ_photos", subjects_filter=f"$O.photos.C.{upload_id}")
+    return sum((info.state.subjects or {}).values())
 
 
 async def _privacy(registry: DeviceRegistry, device: str) -> bool:

@@ -104,10 +104,10 @@ def device_permissions(device_id: str) -> Permissions:
             # The hub maps audio onto a partition before checking permissions.
             f"glasses.{d}.up.audio.*",
             streams.uplink_deliver_subject(d),
-            # Photo chunks under the device's own token; the meta subject is
-            # base64 of the name and cannot be scoped (docs/security.md).
+            # Photo chunks under the device's own token only. The meta subject
+            # (base64 of the name) cannot be scoped per device, so vision
+            # writes every meta itself (sightline_runtime.objects).
             f"$O.{PHOTO_BUCKET}.C.{d}.>",
-            f"$O.{PHOTO_BUCKET}.M.>",
             "$JSC.R.>",
         ),
         sub_allow=(
@@ -127,7 +127,7 @@ SERVICE_SUBJECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "overlay": (("glasses.*.down.display",), ("asr.partial.*", "translation.partial.*")),
     "asr": (("asr.partial.*", "asr.final.*"), (subjects.UP_AUDIO_ALL, f"{subjects.UP_AUDIO_ALL}.*")),
     "translation": (("translation.partial.*", "translation.final.*"), ("asr.partial.*", "translation.rpc.>")),
-    # vision deletes a photo taken in privacy mode (the object store writes a delete marker on the meta subject).
+    # vision writes photo metas (it verifies the chunks the glasses upload) and deletes photos taken in privacy mode.
     "vision": (("photo.stored.*", "vision.result.*", f"$O.{streams.PHOTOS.name}.>"), ()),
     "commerce": (("commerce.offer.*", "commerce.order.*"), ()),
     "payments": (("payments.intent.*", "payments.result.*"), ()),

@@ -82,7 +82,7 @@ async def read_chunks(js: JetStreamContext, bucket: str, nuid: str, *, max_bytes
         return Chunks(b"", 0, 0)
     data = bytearray()
     largest = 0
-    sub = await js.subscribe(chunk_subject(bucket, nuid), ordered_consumer=True)
+    sub = await js.subscribe(chunk_subject(bucket, nuid), stream=object_store_stream(bucket), ordered_consumer=True)
     try:
         for _ in range(count):
             try:

@@ -30,7 +30,7 @@ from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_runtime import subjects
 from sightline_runtime.auth import device_inbox_prefix
 from sightline_runtime.events import HybridClock, event_headers, new_meta, now_timestamp
-from sightline_runtime.streams import GLASSES_UP, photo_object_name
+from sightline_runtime.streams import GLASSES_UP
 from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context, inject_headers
 
 from sightline_glasses.audio import AudioUplink, read_wav
@@ -39,7 +39,7 @@ from sightline_glasses.edge_link import EdgeLink
 from sightline_glasses.hud.layout import default_bounds
 from sightline_glasses.hud_state import HudState
 from sightline_glasses.link_status import LinkState
-from sightline_glasses.photo_upload import Progress, put_object
+from sightline_glasses.photo_upload import Progress, put_chunks
 from sightline_glasses.photos import PhotoError, check_photo, check_photo_id
 from sightline_glasses.settings import EdgeSettings
 
@@ -219,23 +219,17 @@ class GlassesAgent:
         return photo_id
 
     async def _upload_directly(self, notice: PhotoCaptured, data: bytes) -> None:
-        """Without an edge: object first, then its notice, so vision never sees a notice before its photo."""
+        """Without an edge: chunks first, then the notice naming them, so vision never sees a notice before its photo."""
         assert self.nc is not None
         js = self.nc.jetstream()
 
         async def in_memory(progress: Progress) -> None:
             return None
 
-        name = photo_object_name(self.device_id, notice.photo_id)
-        await put_object(
-            js,
-            self.settings.photo_bucket,
-            name,
-            data,
-            chunk_bytes=self.settings.photo_chunk_bytes,
-            progress=Progress.fresh(self.device_id),
-            save=in_memory,
-        )
+        progress = Progress.fresh(self.device_id)
+        chunk_bytes = self.settings.photo_chunk_bytes
+        await put_chunks(js, self.settings.photo_bucket, data, chunk_bytes=chunk_bytes, progress=progress, save=in_memory)
+        notice.upload_id = progress.nuid
         headers = inject_headers(event_headers(notice))
         await js.publish(subjects.up_photo(self.device_id), notice.SerializeToString(), headers=headers, stream=GLASSES_UP.name)
 

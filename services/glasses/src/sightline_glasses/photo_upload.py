@@ -5,17 +5,19 @@ never expiring, refusing new photos when full) with its PhotoCaptured
 notice in the object's headers, in one write: a photo is either captured
 with its notice or not at all.
 
-The uploader then copies each photo into the hub's object store as
-`<device>/<photo_id>`, in the object store's own format (chunks on
-`$O.<bucket>.C.<nuid>`, then the meta message), through the leaf link.
-Each chunk is published with Nats-Expected-Last-Subject-Sequence set to the
-sequence of the chunk before it, so the hub stores a chunk at most once:
-when an ack is lost, the retry is refused with "wrong last sequence: N",
-which tells the uploader the chunk is there. Progress (nuid, next chunk,
-last sequence) is kept in the edge KV after every chunk, so an upload cut
-by link loss or an edge restart resumes at the next chunk. Only when the
-hub has the whole object is the notice written to the up-link, so vision
-never sees a notice before its photo; then the photo leaves the outbox.
+The uploader then copies each photo's chunks into the hub's object store,
+on `$O.<bucket>.C.<device>.<nuid>` (a subject the device's permissions
+scope to itself), through the leaf link. It never writes the meta message:
+vision reads the chunks back, verifies them and writes the object
+`<device>/<photo_id>` itself (sightline_runtime.objects). Each chunk is
+published with Nats-Expected-Last-Subject-Sequence set to the sequence of
+the chunk before it, so the hub stores a chunk at most once: when an ack is
+lost, the retry is refused with "wrong last sequence: N", which tells the
+uploader the chunk is there. Progress (nuid, next chunk, last sequence) is
+kept in the edge KV after every chunk, so an upload cut by link loss or an
+edge restart resumes at the next chunk. Only when the hub has every chunk
+is the notice, naming the upload, written to the up-link, so vision never
+sees a notice before its chunks; then the photo leaves the outbox.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -38,7 +39,7 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, NoStreamResponseError, NotFoundError
 from sightline.v1.vision_pb2 import PhotoCaptured
-from sightline_runtime import streams, subjects
+from sightline_runtime import objects, streams, subjects
 from sightline_runtime.streams import BucketSpec, ObjectStoreSpec
 
 from sightline_glasses.uplink import Uplink
@@ -127,8 +128,8 @@ class PhotoOutbox:
         # Purge the chunks and the meta (delete() would leave a marker per photo forever).
         info = await self._obs.get_info(photo_id, show_deleted=True)
         stream = streams.object_store_stream(OUTBOX)
-        await self.js.purge_stream(stream, subject=f"$O.{OUTBOX}.C.{info.nuid}")
-        await self.js.purge_stream(stream, subject=_meta_subject(OUTBOX, photo_id))
+        await self.js.purge_stream(stream, subject=objects.chunk_subject(OUTBOX, info.nuid))
+        await self.js.purge_stream(stream, subject=objects.meta_subject(OUTBOX, photo_id))
 
     async def progress(self, photo_id: str) -> Progress | None:
         try:
@@ -143,10 +144,6 @@ class PhotoOutbox:
     async def forget_progress(self, photo_id: str) -> None:
         with contextlib.suppress(KeyNotFoundError):
             await self._progress.purge(photo_id)
-
-
-def _meta_subject(bucket: str, name: str) -> str:
-    return f"$O.{bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
 
 
 class PhotoUploader:
@@ -214,37 +211,38 @@ class PhotoUploader:
             await self.outbox.remove(notice.photo_id)
             await self.outbox.forget_progress(notice.photo_id)
             return
-        name = streams.photo_object_name(self.device_id, notice.photo_id)
         progress = await self.outbox.progress(notice.photo_id) or Progress.fresh(self.device_id)
 
         async def save(progress: Progress) -> None:
             await self.outbox.save_progress(notice.photo_id, progress)
 
-        await put_object(self.js, self.bucket, name, data, chunk_bytes=self.chunk_bytes, progress=progress, save=save)
+        await put_chunks(self.js, self.bucket, data, chunk_bytes=self.chunk_bytes, progress=progress, save=save)
+        # The event id (the Nats-Msg-Id) is unchanged, so a re-send after a crash is still dropped as a copy.
+        notice.upload_id = progress.nuid
         await self.uplink.publish(subjects.up_photo(self.device_id), notice)
         await self.outbox.remove(notice.photo_id)
         await self.outbox.forget_progress(notice.photo_id)
         self.uploaded += 1
-        log.info("photo uploaded", extra={"photo_id": notice.photo_id, "object": name, "size": len(data)})
+        log.info("photo uploaded", extra={"photo_id": notice.photo_id, "upload_id": progress.nuid, "size": len(data)})
         if self.on_uploaded is not None:
             self.on_uploaded(notice)
 
 
-async def put_object(
+async def put_chunks(
     js: JetStreamContext,
     bucket: str,
-    name: str,
     data: bytes,
     *,
     chunk_bytes: int,
     progress: Progress,
     save: Callable[[Progress], Awaitable[None]],
 ) -> None:
-    """Write `data` as object `name` of the hub's `bucket`, each chunk at most
-    once, resuming from `progress` (saved after every chunk)."""
+    """Write `data` as the chunks of upload `progress.nuid` into the hub's
+    `bucket`, each chunk at most once, resuming from `progress` (saved after
+    every chunk). The object's meta is vision's to write."""
     chunks = [data[i : i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] or [b""]
     while progress.next_chunk < len(chunks):
-        subject = f"$O.{bucket}.C.{progress.nuid}"
+        subject = objects.chunk_subject(bucket, progress.nuid)
         try:
             headers = {EXPECTED_LAST_SUBJECT_SEQ: str(progress.last_seq)}
             ack = await _hub(bucket, js.publish(subject, chunks[progress.next_chunk], headers=headers))
@@ -255,7 +253,7 @@ async def put_object(
                 raise
             if stored <= progress.last_seq:
                 # The hub no longer has our earlier chunks (purged, expired): start this object over.
-                log.warning("object upload restarts from its first chunk", extra={"object": name})
+                log.warning("photo upload restarts from its first chunk", extra={"upload_id": progress.nuid})
                 fresh = Progress.fresh(progress.nuid.rpartition(".")[0])
                 progress.nuid, progress.next_chunk, progress.last_seq = fresh.nuid, 0, 0
                 await save(progress)
@@ -264,9 +262,6 @@ async def put_object(
             progress.last_seq = stored
         progress.next_chunk += 1
         await save(progress)
-    meta = _object_meta(name, bucket, progress.nuid, data, len(chunks), chunk_bytes)
-    # Rollup: the object's one meta message; re-publishing it after a restart is harmless.
-    await _hub(bucket, js.publish(_meta_subject(bucket, name), meta, headers={api.Header.ROLLUP: "sub"}))
 
 
 async def _hub(bucket: str, publish: Awaitable[api.PubAck]) -> api.PubAck:
@@ -281,18 +276,3 @@ def _stored_last_seq(err: APIError) -> int | None:
         return None
     match = _LAST_SEQ.search(err.description or "")
     return int(match[1]) if match else None
-
-
-def _object_meta(name: str, bucket: str, nuid: str, data: bytes, chunks: int, chunk_bytes: int) -> bytes:
-    """The meta message in the object store format, so any NATS client reads the object."""
-    info = {
-        "name": name,
-        "bucket": bucket,
-        "nuid": nuid,
-        "size": len(data),
-        "chunks": chunks,
-        "digest": "SHA-256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode(),
-        "mtime": dt.datetime.now(dt.UTC).isoformat(),
-        "options": {"max_chunk_size": chunk_bytes},
-    }
-    return json.dumps(info).encode()

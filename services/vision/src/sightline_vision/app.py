@@ -1,8 +1,8 @@
 """Wiring of the vision service (the only place that touches the broker).
 
 So far vision runs the photo intake: photo notices from the glasses'
-up-link are checked against the hub's object store and announced as
-PhotoStored. OCR and tagging arrive with the issue that builds them.
+up-link name the chunks they uploaded to the hub's object store; vision
+verifies them, writes the object and announces it as PhotoStored. OCR and tagging arrive with the issue that builds them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def create_service(settings: VisionSettings | None = None, **service_options: An
     @service.on_startup
     async def open_photo_store() -> None:
         js = service.broker.connection.jetstream()
+        intake.js = js
         intake.store = await ensure_object_store(
             js,
             PHOTOS,
