@@ -112,6 +112,7 @@ async def test_glasses_killed_and_restarted_during_a_hub_outage(hub, hub_nc, pro
     notices = [PhotoCaptured.FromString(m.data) for m in await stream_messages(js, "GLASSES_UP", "glasses.k.up.photo")]
     assert len(notices) == 20
     assert sorted(n.sha256 for n in notices) == sorted(sha256(f.read_bytes()) for f in files)
+
     async def all_stored():
         msgs = await stream_messages(js, "VISION", "photo.stored.k")
         return msgs if len(msgs) >= 20 else None
