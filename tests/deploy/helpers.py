@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import subprocess
@@ -102,6 +103,44 @@ def localize_nats_conf(conf: str, ports: dict[str, int], store_dir: Path, pid_fi
     ):
         conf, count = re.subn(pattern, value, conf, flags=re.M)
         assert count == 1, pattern
+    return conf
+
+
+def secret_data(docs: list[Doc], name: str) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in find(docs, "Secret", name)["data"].items()}
+
+
+def lay_out_pod(docs: list[Doc], root: Path, ports: dict[str, int]) -> Path:
+    """The hub pod's files under `root` as the StatefulSet mounts them (its
+    ConfigMaps and Secrets), with only the ports and the absolute paths into
+    the pod's mounts (store, pid file, certificates, resolver) moved under
+    root. Returns the config file the container starts with."""
+    pod = find(docs, "StatefulSet", "nats")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = sorted((m["mountPath"] for m in container["volumeMounts"]), key=len, reverse=True)
+    # One pass, longest mount first, whole path components only: /etc/nats is
+    # not the start of /etc/nats-auth, and a moved path is not moved again.
+    in_pod = re.compile(r"(?<![\w.~/-])(" + "|".join(map(re.escape, mounts)) + r")(?=[/\"\s]|$)", re.M)
+
+    def local(path: str) -> Path:
+        return root / path.lstrip("/")
+
+    for mount in container["volumeMounts"]:
+        volume = volumes.get(mount["name"], {})
+        if "configMap" in volume:
+            files = find(docs, "ConfigMap", volume["configMap"]["name"])["data"]
+        elif "secret" in volume:
+            files = secret_data(docs, volume["secret"]["secretName"])
+        else:
+            files = {}  # the PVC and the pid file's emptyDir
+        local(mount["mountPath"]).mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (local(mount["mountPath"]) / name).write_text(in_pod.sub(lambda m: str(local(m[1])), text))
+    conf = local(container["command"][-1])
+    text = conf.read_text()
+    store_dir, pid_file = re.search(r"store_dir: (\S+)", text)[1], re.search(r"pid_file: (\S+)", text)[1]
+    conf.write_text(localize_nats_conf(text, ports, Path(store_dir), Path(pid_file)))
     return conf
 
 

@@ -9,7 +9,6 @@ provisioned and revoked against that hub with `sightline devices --server`."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import posixpath
@@ -36,9 +35,10 @@ from tests.deploy.helpers import (
     effective_env,
     find,
     kustomize,
-    localize_nats_conf,
+    lay_out_pod,
     running_nats,
     schema_errors,
+    secret_data,
     workload,
 )
 
@@ -99,10 +99,6 @@ def rendered(kubectl: str, generated: Generated) -> Callable[[str], list[Doc]]:
         return cache[target]
 
     return _render
-
-
-def secret_data(docs: list[Doc], name: str) -> dict[str, str]:
-    return {key: base64.b64decode(value).decode() for key, value in find(docs, "Secret", name)["data"].items()}
 
 
 def parse_auth_conf(text: str) -> dict:
@@ -292,41 +288,6 @@ class Errors:
         return False
 
 
-def lay_out_pod(docs: list[Doc], root: Path, ports: dict[str, int]) -> Path:
-    """The hub pod's files under `root` as the StatefulSet mounts them (the
-    ConfigMap and the Secret), with only ports and absolute paths moved under
-    root. Returns the config file the container starts with."""
-    pod = find(docs, "StatefulSet", "nats")["spec"]["template"]["spec"]
-    container = pod["containers"][0]
-    volumes = {v["name"]: v for v in pod["volumes"]}
-
-    def local(path: str) -> Path:
-        return root / path.lstrip("/")
-
-    for mount in container["volumeMounts"]:
-        volume = volumes.get(mount["name"], {})
-        if "configMap" in volume:
-            files = find(docs, "ConfigMap", volume["configMap"]["name"])["data"]
-        elif "secret" in volume:
-            files = secret_data(docs, volume["secret"]["secretName"])
-        else:
-            files = {}  # the PVC and the pid file's emptyDir
-        local(mount["mountPath"]).mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (local(mount["mountPath"]) / name).write_text(text)
-    conf = local(container["command"][-1])
-    text = conf.read_text()
-    store_dir, pid_file = re.search(r"store_dir: (\S+)", text)[1], re.search(r"pid_file: (\S+)", text)[1]
-    conf.write_text(localize_nats_conf(text, ports, local(store_dir), local(pid_file)))
-    # The resolver directory, in the Secret's file, moves with the store.
-    auth_file = next(local(m["mountPath"]) / "auth.conf" for m in container["volumeMounts"] if "secret" in volumes.get(m["name"], {}))
-    resolver_dir = parse_auth_conf(auth_file.read_text())["resolver"]["dir"]
-    text, count = re.subn(re.escape(json.dumps(resolver_dir)), json.dumps(str(local(resolver_dir))), auth_file.read_text())
-    assert count == 1
-    auth_file.write_text(text)
-    return conf
-
-
 async def _cli_async(*args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(SIGHTLINE, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await asyncio.wait_for(process.communicate(), 60)
@@ -337,6 +298,9 @@ async def test_rendered_hub_requires_credentials_and_enforces_them(rendered, gen
     docs = rendered("base")
     ports = {name: free_port() for name in ("client", "monitor", "leafnodes")}
     conf = lay_out_pod(docs, tmp_path / "pod", ports)
+    # The resolver directory, in the Secret's file, moved with the store (not /data on this machine).
+    laid_out = parse_auth_conf((tmp_path / "pod" / "etc" / "nats-auth" / "auth.conf").read_text())
+    assert laid_out["resolver"]["dir"] == str(tmp_path / "pod" / "data" / "resolver")
     # The services' credentials as the rendered Secrets carry them.
     creds = {s: auth.write_secret(tmp_path / "creds" / f"{s}.creds", secret_data(docs, f"{s}-nats-creds")["nats.creds"]) for s in SERVICES}
     authority = generated.authority()
