@@ -57,23 +57,22 @@ class Generated:
     out: Path
     state: Path
     printed: str
-    # `sightline k8s auth` output and authority, for the overlay with both components.
+    # `sightline k8s auth` output, for the overlay with both components.
     auth_out: Path
-    auth_state: Path
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Generated:
     """Both commands run as a team would: into their overlay's leaf-tls/ and
-    auth/, with the CA and the authority kept elsewhere."""
+    auth/, with the CA and the authority kept elsewhere, in one state dir."""
     root = tmp_path_factory.mktemp("k8s-leaf-tls")
     out, state = root / "overlay" / "leaf-tls", root / "keys"
     result = cli("k8s", "leaf-tls", "--out", str(out), "--host", HOST, "--state-dir", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
-    auth_out, auth_state = root / "overlay" / "auth", root / "authority"
-    auth_result = cli("k8s", "auth", "--out", str(auth_out), "--state-dir", str(auth_state))
+    auth_out = root / "overlay" / "auth"
+    auth_result = cli("k8s", "auth", "--out", str(auth_out), "--state-dir", str(state))
     assert auth_result.returncode == 0, auth_result.stdout + auth_result.stderr
-    return Generated(root, out, state, result.stdout + result.stderr, auth_out, auth_state)
+    return Generated(root, out, state, result.stdout + result.stderr, auth_out)
 
 
 def team_overlay(generated: Generated, target: str, *, with_auth: bool) -> Path:
@@ -314,12 +313,12 @@ async def test_rendered_hub_with_nats_auth_wants_tls_and_device_credentials(rend
     docs = rendered("base", with_auth=True)
     ports = {name: free_port() for name in ("client", "monitor", "leafnodes")}
     conf = lay_out_pod(docs, tmp_path / "pod", ports)
-    authority = auth.Authority.load_or_create(generated.auth_state / "auth")
+    authority = auth.Authority.load_or_create(generated.state / "auth")
     device_creds = auth.write_secret(tmp_path / "lab.creds", authority.issue("device-lab", auth.device_permissions("lab"))[0])
     ca = str(generated.out / "ca.crt")
     async with running_nats(conf, ports) as hub:
         assert (await hub.get("varz"))["leaf"]["tls_required"] is True
-        admin = await hub.connect(user_credentials=str(generated.auth_state / "creds" / "admin.creds"))
+        admin = await hub.connect(user_credentials=str(generated.state / "creds" / "admin.creds"))
         try:
             # TLS alone does not let a leaf in: it needs a device's credentials.
             with edge(tmp_path, "anon", ports["leafnodes"], leaf_tls_ca_file=ca) as anonymous:

@@ -308,7 +308,7 @@ def k8s_leaf_tls(
     out_dir, state_dir = out_dir.resolve(), state_dir.resolve()
     if _inside(state_dir, out_dir):
         raise fail(f"the CA key would land inside {out_dir}: pick a --state-dir outside the manifests (and the repository)", 2)
-    files = tls.TlsFiles(state_dir / "tls")
+    files = LocalSecurity(state_dir).tls
     existed = files.exist() and not force
     if existed:
         problem = _leaf_cert_problem(files.cert, host)
