@@ -173,6 +173,12 @@ def test_rerun_keeps_the_ca_and_a_new_host_needs_force(tmp_path: Path) -> None:
     assert (out / "ca.crt").read_text() != before["ca.crt"]
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate((out / "ca.crt").read_bytes()))
 
+    # A damaged certificate in the state dir is reported, not a traceback.
+    (state / "tls" / "hub.pem").write_text("not a certificate\n")
+    damaged = run("--host", "leaf.example.org")
+    assert damaged.exit_code == 2
+    assert "is not a readable certificate" in " ".join(damaged.output.split())
+
     # The CA key never goes among the manifests.
     inside = runner.invoke(app, ["k8s", "leaf-tls", "--out", str(tmp_path / "m"), "--host", HOST, "--state-dir", str(tmp_path / "m" / "k")])
     assert inside.exit_code == 2

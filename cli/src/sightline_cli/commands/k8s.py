@@ -56,7 +56,7 @@ AUTH_FILE = "auth.conf"
 CREDS_KEY = "nats.creds"
 # The Secret components/leaf-tls mounts (kubernetes.io/tls: tls.crt, tls.key and ca.crt, as cert-manager writes it).
 LEAF_TLS_NAME = "nats-leaf-tls"
-# A certificate this close to its end is reissued rather than shipped.
+# A certificate this close to its end is not shipped: the command asks for --force.
 LEAF_CERT_MIN_DAYS = 30
 
 _JWT_IN_CREDS = re.compile(r"-----BEGIN NATS USER JWT-----\s*(\S+)")
@@ -229,7 +229,10 @@ def k8s_auth(
 
 def _leaf_cert_problem(cert_file: Path, hosts: list[str]) -> str | None:
     """Why the existing hub certificate will not do for these hosts (None: it will)."""
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError):
+        return "is not a readable certificate"
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
