@@ -89,7 +89,7 @@ def test_photos_are_uploaded_verified_and_announced(stack, tmp_path):
     png.write_bytes(make_photo(32, kind="png", size=(400, 300)))
     result = glasses(state, "--device", "p", "--photo", str(jpeg), "--photo", str(png), "--jsonl", "--idle-timeout", "2")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("is on the hub") == 2, result.stderr
+    assert result.stderr.count("uploaded to the hub") == 2, result.stderr
 
     async def stored(js):
         for _ in range(100):

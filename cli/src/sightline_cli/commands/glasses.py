@@ -270,7 +270,7 @@ async def _glasses(
 
 
 async def _take_photos(agent: GlassesAgent, photos: list[tuple[Path, Photo]]) -> None:
-    agent.upload_listeners.append(lambda photo_id: err.print(f"[dim]photo {photo_id} is on the hub[/dim]"))
+    agent.upload_listeners.append(lambda photo_id: err.print(f"[dim]photo {photo_id} uploaded to the hub (vision verifies it)[/dim]"))
     for path, photo in photos:
         photo_id = await agent.send_photo(photo.data, content_type=photo.content_type)
         err.print(f"[dim]took photo {path.name} ({photo.width}x{photo.height}) as {photo_id}[/dim]")
