@@ -20,6 +20,8 @@ import pytest
 import yaml
 from sightline_runtime.natsserver import nats_server_binary
 
+from tests.conftest import VENV_BIN
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 # The deployed services: one name for folder, package, image, Deployment, Tilt resource.
@@ -34,6 +36,11 @@ OVERLAYS = ("base", "overlays/dev", "overlays/prod")
 K8S_VERSION = "1.32"
 
 Doc = dict[str, Any]
+
+
+def sightline(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `sightline` command as an operator would."""
+    return subprocess.run([str(VENV_BIN / "sightline"), *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def kustomize(kubectl: str, target: Path) -> list[Doc]:

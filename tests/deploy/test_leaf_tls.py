@@ -34,10 +34,20 @@ from sightline_runtime import auth
 from sightline_runtime.processes import free_port
 from typer.testing import CliRunner
 
-from tests.conftest import VENV_BIN
-from tests.deploy.helpers import K8S, Doc, Hub, config_data, find, kustomize, lay_out_pod, running_nats, schema_errors, secret_data
+from tests.deploy.helpers import (
+    K8S,
+    Doc,
+    Hub,
+    config_data,
+    find,
+    kustomize,
+    lay_out_pod,
+    running_nats,
+    schema_errors,
+    secret_data,
+    sightline,
+)
 
-SIGHTLINE = str(VENV_BIN / "sightline")
 COMPONENT = K8S / "components" / "leaf-tls"
 AUTH_COMPONENT = K8S / "components" / "nats-auth"
 TARGETS = ("base", "overlays/prod")
@@ -45,10 +55,6 @@ HOST = "nats-leafnodes.example.com"
 # The positive case connects in well under a second; a refused leaf gets this
 # long, several of nats-server's 1 s reconnect attempts.
 LEAF_WAIT_S = 3.0
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SIGHTLINE, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,10 @@ def generated(tmp_path_factory) -> Generated:
     auth/, with the CA and the authority kept elsewhere, in one state dir."""
     root = tmp_path_factory.mktemp("k8s-leaf-tls")
     out, state = root / "overlay" / "leaf-tls", root / "keys"
-    result = cli("k8s", "leaf-tls", "--out", str(out), "--host", HOST, "--state-dir", str(state))
+    result = sightline("k8s", "leaf-tls", "--out", str(out), "--host", HOST, "--state-dir", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
     auth_out = root / "overlay" / "auth"
-    auth_result = cli("k8s", "auth", "--out", str(auth_out), "--state-dir", str(state))
+    auth_result = sightline("k8s", "auth", "--out", str(auth_out), "--state-dir", str(state))
     assert auth_result.returncode == 0, auth_result.stdout + auth_result.stderr
     return Generated(root, out, state, result.stdout + result.stderr, auth_out)
 

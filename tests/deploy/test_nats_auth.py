@@ -39,16 +39,12 @@ from tests.deploy.helpers import (
     running_nats,
     schema_errors,
     secret_data,
+    sightline,
     workload,
 )
 
-SIGHTLINE = str(VENV_BIN / "sightline")
 COMPONENT = K8S / "components" / "nats-auth"
 AUTH_TARGETS = ("base", "overlays/prod")
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SIGHTLINE, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,7 @@ def generated(tmp_path_factory) -> Generated:
     with the authority kept elsewhere."""
     root = tmp_path_factory.mktemp("k8s-auth")
     out, state = root / "overlay" / "auth", root / "authority"
-    result = cli("k8s", "auth", "--out", str(out), "--state-dir", str(state))
+    result = sightline("k8s", "auth", "--out", str(out), "--state-dir", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
     return Generated(root, out, state, result.stdout + result.stderr)
 
@@ -289,7 +285,8 @@ class Errors:
 
 
 async def _cli_async(*args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(SIGHTLINE, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    command = str(VENV_BIN / "sightline")
+    process = await asyncio.create_subprocess_exec(command, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode, output.decode()
 

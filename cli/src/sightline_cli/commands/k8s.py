@@ -137,6 +137,19 @@ def _git_work_tree(path: Path) -> Path | None:
     return None
 
 
+def _warn_where_keys_live(state_dir: Path, keys: str, power: str) -> None:
+    """Signing material belongs on an admin machine, not in the repo or the cluster."""
+    out.print(f"  keep {keys} outside the repository and off the cluster: whoever holds {keys} {power}", style="yellow", soft_wrap=True)
+    work_tree = _git_work_tree(state_dir)
+    if work_tree is not None:
+        err.print(
+            f"warning: {state_dir} is inside the git work tree {work_tree}; move {keys} out of it",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 @app.command("auth")
 def k8s_auth(
     out_dir: Annotated[
@@ -194,19 +207,7 @@ def k8s_auth(
 
     keys = state_dir / "auth"
     out.print(f"signing keys {'kept in' if existed else 'created in'} {keys} (mode 0600)", markup=False, soft_wrap=True)
-    out.print(
-        "  keep them outside the repository and off the cluster: whoever holds them can issue credentials",
-        style="yellow",
-        soft_wrap=True,
-    )
-    work_tree = _git_work_tree(state_dir)
-    if work_tree is not None:
-        err.print(
-            f"warning: {state_dir} is inside the git work tree {work_tree}; move the signing keys out of it",
-            style="yellow",
-            markup=False,
-            soft_wrap=True,
-        )
+    _warn_where_keys_live(state_dir, "the signing keys", "can issue credentials")
     out.print(f"admin and system credentials: {creds.admin()}, {creds.system()} (mode 0600)", markup=False, soft_wrap=True)
     out.print(f"hub auth (Secret nats-auth): {hub_file} (mode 0600), account JWTs resolved in {resolver_dir}", markup=False, soft_wrap=True)
     out.print("service credentials (Secrets <service>-nats-creds, mode 0600):")
@@ -334,19 +335,7 @@ def k8s_leaf_tls(
 
     verb = "kept in" if existed else "created in"
     out.print(f"CA and hub certificate {verb} {files.root} (keys mode 0600)", markup=False, soft_wrap=True)
-    out.print(
-        "  keep it outside the repository and off the cluster: whoever holds the CA key can impersonate the hub",
-        style="yellow",
-        soft_wrap=True,
-    )
-    work_tree = _git_work_tree(state_dir)
-    if work_tree is not None:
-        err.print(
-            f"warning: {state_dir} is inside the git work tree {work_tree}; move the CA key out of it",
-            style="yellow",
-            markup=False,
-            soft_wrap=True,
-        )
+    _warn_where_keys_live(state_dir, "the CA key", "can impersonate the hub")
     names = ", ".join(dict.fromkeys(["localhost", "127.0.0.1", *host]))
     out.print(f"Secret {LEAF_TLS_NAME} (kubernetes.io/tls): {cert} (for {names}), {key} (mode 0600), {ca}", markup=False, soft_wrap=True)
     out.print(f"kustomization: {kustomization}; tls.key is git-ignored there", markup=False, soft_wrap=True)
