@@ -1,1 +1,1 @@
-from tests.edge.fixtures import edge_factory, hub, hub_nc, provision, run_service, view, vision  # noqa: F401
+from tests.edge.fixtures import edge_factory, hub, hub_nc, provision, view, vision  # noqa: F401

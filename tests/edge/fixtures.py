@@ -4,8 +4,7 @@ in-process against it, and edges started on demand."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
@@ -51,26 +50,6 @@ async def provision(hub_nc) -> Callable[[str], Awaitable[None]]:
         await streams.ensure_uplink_source(js, device)
 
     return add
-
-
-@pytest.fixture
-async def run_service() -> AsyncIterator[Callable[[Service], Awaitable[Service]]]:
-    running: list[tuple[Service, asyncio.Task[bool]]] = []
-
-    async def start(service: Service, timeout_s: float = 30.0) -> Service:
-        task = asyncio.create_task(service.serve())
-        async with asyncio.timeout(timeout_s):
-            while not service.started:
-                if task.done():
-                    raise RuntimeError(f"{service.name} failed to start")
-                await asyncio.sleep(0.02)
-        running.append((service, task))
-        return service
-
-    yield start
-    for service, task in reversed(running):
-        service.stop()
-        await asyncio.wait_for(task, 60)
 
 
 @pytest.fixture

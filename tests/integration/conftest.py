@@ -3,8 +3,7 @@ same code path as production (Service.serve under uvicorn)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 
 import nats
 import pytest
@@ -14,27 +13,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.processes import free_port
-from sightline_runtime.service import Service
-
-
-@pytest.fixture
-async def run_service() -> AsyncIterator[Callable[[Service], Awaitable[Service]]]:
-    running: list[tuple[Service, asyncio.Task[bool]]] = []
-
-    async def start(service: Service, timeout_s: float = 20.0) -> Service:
-        task = asyncio.create_task(service.serve())
-        async with asyncio.timeout(timeout_s):
-            while not service.started:
-                if task.done():
-                    raise RuntimeError(f"{service.name} failed to start")
-                await asyncio.sleep(0.02)
-        running.append((service, task))
-        return service
-
-    yield start
-    for service, task in reversed(running):
-        service.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

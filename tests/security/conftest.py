@@ -16,8 +16,6 @@ from sightline_glasses.edge import EdgeNode
 from sightline_glasses.settings import EdgeSettings
 from sightline_runtime.natsserver import NatsServer
 
-from tests.edge.fixtures import run_service  # noqa: F401 - services run in-process against the hub
-
 SERVICES = ("overlay", "asr", "translation", "vision", "commerce", "payments")
 
 

@@ -23,6 +23,7 @@ from sightline_runtime import partitions
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.processes import free_port
+from sightline_runtime.pytest_plugin import running_service as running
 from sightline_runtime.service import Service
 
 
@@ -69,21 +70,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
 
 def asr_settings(url: str, **overrides: object) -> AsrSettings:
     return AsrSettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", **overrides)
-
-
-@contextlib.asynccontextmanager
-async def running(service: Service, timeout_s: float = 60.0) -> AsyncIterator[Service]:
-    task = asyncio.create_task(service.serve())
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not service.started:
-                if task.done():
-                    raise RuntimeError(f"{service.name} failed to start")
-                await asyncio.sleep(0.05)
-        yield service
-    finally:
-        service.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

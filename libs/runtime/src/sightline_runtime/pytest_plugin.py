@@ -6,18 +6,23 @@ stops them after the test; give it a NatsServerConfig-style keyword set to
 build clusters (cluster=...) and leaf pairs (leafnode_port=0 on the hub,
 leaf_remotes=[...] on the edge). nats_server / nats_url are one default
 server per test. postgres_dsn reads SIGHTLINE_TEST_POSTGRES_DSN.
+run_service runs Services in-process for the test (running_service is the
+same as a context manager, for fixtures of a wider scope).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
+from sightline_runtime.service import Service
 
 POSTGRES_DSN_ENV = "SIGHTLINE_TEST_POSTGRES_DSN"
 
@@ -55,3 +60,31 @@ def postgres_dsn() -> str:
     if not dsn:
         pytest.fail(f"{POSTGRES_DSN_ENV} is not set; run the tests with `make test` (it sets it)")
     return dsn
+
+
+@contextlib.asynccontextmanager
+async def running_service(service: Service, timeout_s: float = 60.0) -> AsyncIterator[Service]:
+    """Serve `service` until the block ends; enter once it is started (broker
+    connected, handlers subscribed), drain it on the way out."""
+    task = asyncio.create_task(service.serve())
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not service.started:
+                if task.done():
+                    raise RuntimeError(f"{service.name} failed to start")
+                await asyncio.sleep(0.02)
+        yield service
+    finally:
+        service.stop()
+        await asyncio.wait_for(task, 60)
+
+
+@pytest.fixture
+async def run_service() -> AsyncIterator[Callable[[Service], Awaitable[Service]]]:
+    """`await run_service(service)` starts it; every one is stopped, last first, after the test."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(service: Service, timeout_s: float = 60.0) -> Service:
+            return await stack.enter_async_context(running_service(service, timeout_s))
+
+        yield start
