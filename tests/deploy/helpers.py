@@ -25,7 +25,6 @@ from tests.conftest import VENV_BIN
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 # The deployed services: one name for folder, package, image, Deployment, Tilt resource.
-SERVICES = ("overlay", "asr", "translation", "vision", "commerce", "payments")
 # Services that load models at start-up and need a long startupProbe.
 SLOW_STARTERS = ("asr", "vision")
 # Services deployed as a StatefulSet (replica identity = pod ordinal); the rest are Deployments.

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sightline_asr.app import audio_subjects
+from sightline_asr.bus import audio_subjects
 from sightline_asr.settings import AsrSettings
 from sightline_runtime import partitions
 from sightline_runtime.http import Readiness, health_routes

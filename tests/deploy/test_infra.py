@@ -17,7 +17,6 @@ from sightline_runtime import partitions
 from sightline_runtime.natsserver import nats_server_binary
 from sightline_runtime.processes import free_port
 from sightline_runtime.streams import (
-    ALL_STREAMS,
     DEVICES,
     GLOSSARY,
     PHOTOS,
@@ -26,6 +25,7 @@ from sightline_runtime.streams import (
     ensure_streams,
     inbox_bucket,
 )
+from sightline_runtime.surface import deployment_streams, load_surfaces
 from sightline_vision.settings import VisionSettings
 
 from tests.deploy.helpers import ROOT, SERVICES, Hub, config_data, effective_env, find, localize_nats_conf, running_nats, workload
@@ -197,20 +197,22 @@ async def test_hub_config_accepts_every_stream_the_services_create(render, targe
     object store. JetStream reserves each stream's max_bytes (an object store
     is a stream too) against max_file_store, so a too small store makes the
     services fail on start-up, not at deploy time."""
+    surfaces = load_surfaces(SERVICES)
+    all_streams = deployment_streams(surfaces)
     docs = render(target)
     photos_bytes = photo_store_bytes(docs)
-    expected = sum(spec.max_bytes for spec in ALL_STREAMS) + photos_bytes
+    expected = sum(spec.max_bytes for spec in all_streams) + photos_bytes
     async with running_hub(render, target, tmp_path) as hub:
         nc = await hub.connect()
         try:
             js = nc.jetstream()
-            await ensure_streams(js, ALL_STREAMS)
-            for bucket in (DEVICES, GLOSSARY, *(inbox_bucket(s, ttl_s=14 * 86400.0) for s in SERVICES)):
+            await ensure_streams(js, all_streams)
+            for bucket in (DEVICES, GLOSSARY, *(inbox_bucket(s.service, ttl_s=14 * 86400.0) for s in surfaces if s.dedup)):
                 await ensure_bucket(js, bucket)
             await ensure_object_store(js, PHOTOS, max_bytes=photos_bytes)
             info = await js.account_info()
             assert info.domain == "hub"
-            assert info.streams == len(ALL_STREAMS) + 2 + len(SERVICES) + 1
+            assert info.streams == len(all_streams) + 2 + sum(s.dedup for s in surfaces) + 1
             jsz = await hub.get("jsz")
         finally:
             await nc.close()

@@ -16,6 +16,7 @@ from sightline_runtime import streams
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.processes import free_port
+from sightline_runtime.pytest_plugin import handler_service
 from sightline_runtime.service import Service
 from sightline_runtime.settings import ServiceSettings
 from sightline_vision.app import create_service as create_vision
@@ -24,7 +25,7 @@ from sightline_vision.settings import VisionSettings
 from tests.edge.helpers import Seen
 
 # The hub-side view: a consumer of the durable up-link with application-level dedup.
-VIEW_INPUTS = streams.ConsumerSpec(stream=streams.GLASSES_UP, durable="uplinkview-inputs", filter_subject="glasses.*.up.input")
+VIEW_INPUTS = streams.ConsumerSpec(durable="uplinkview-inputs", filter_subject="glasses.*.up.input")
 
 
 @pytest.fixture
@@ -63,8 +64,7 @@ async def view(hub, run_service) -> Seen:
     """A hub service consuming GLASSES_UP inputs with dedup=True; returns what it saw."""
     seen = Seen()
     settings = ServiceSettings(nats_url=hub.url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING")
-    service = Service("uplinkview", settings, streams=[streams.GLASSES_UP])
-    service.subscribe(HandlerSpec("inputs", DeviceInput, consumer=VIEW_INPUTS, dedup=True), seen.handle)
+    service = handler_service("uplinkview", settings, HandlerSpec("inputs", DeviceInput, consumer=VIEW_INPUTS, dedup=True), seen.handle)
     seen.service = await run_service(service)
     return seen
 

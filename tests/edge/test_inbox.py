@@ -13,12 +13,13 @@ from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.events import HEADER_MSG_ID, event_headers, new_meta
 from sightline_runtime.inbox import ClaimState, Inbox
 from sightline_runtime.processes import free_port
+from sightline_runtime.pytest_plugin import handler_service
 from sightline_runtime.service import Service
 from sightline_runtime.settings import ServiceSettings
 
 from tests.edge.helpers import wait_for
 
-CONSUMER = streams.ConsumerSpec(stream=streams.GLASSES_UP, durable="dedupcheck-inputs", filter_subject="glasses.*.up.input")
+CONSUMER = streams.ConsumerSpec(durable="dedupcheck-inputs", filter_subject="glasses.*.up.input")
 
 
 async def test_a_claim_is_won_once_released_on_failure_and_taken_over_after_its_lease(nats_server):
@@ -57,9 +58,7 @@ async def test_a_claim_is_won_once_released_on_failure_and_taken_over_after_its_
 
 async def _dedup_service(url: str, handler, *, max_deliver: int = 5) -> Service:
     settings = ServiceSettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", max_deliver=max_deliver, log_level="WARNING")
-    service = Service("dedupcheck", settings, streams=[streams.GLASSES_UP])
-    service.subscribe(HandlerSpec("inputs", DeviceInput, consumer=CONSUMER, dedup=True), handler)
-    return service
+    return handler_service("dedupcheck", settings, HandlerSpec("inputs", DeviceInput, consumer=CONSUMER, dedup=True), handler)
 
 
 def _handled(service: Service, outcome: str) -> float:

@@ -8,7 +8,7 @@ import pytest
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored
 from sightline_glasses.photo_upload import Progress, put_chunks
-from sightline_runtime import objects, streams
+from sightline_runtime import objects
 from sightline_runtime.consumer import DLQ_REASON
 from sightline_runtime.events import HEADER_MSG_ID, event_headers, new_meta
 
@@ -108,7 +108,7 @@ async def test_a_bad_upload_is_refused_purged_dead_lettered_and_reported(
     if uploader:
         assert uploaded > 0
         assert await chunk_count(js, upload_id) == (0 if purged else uploaded), "purged unless another device's"
-    info = await js.consumer_info("GLASSES_UP", streams.VISION_PHOTO_INTAKE.durable)
+    info = await js.consumer_info("GLASSES_UP", "vision-photo-intake")
     assert info.num_ack_pending == 0
     assert info.num_redelivered == 0, "refused once, never retried"
 

@@ -11,8 +11,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sightline_cli.stack import SERVICES
 from sightline_runtime.devices import DeviceRegistry
 from sightline_runtime.processes import free_port
+from sightline_runtime.streams import ensure_streams
+from sightline_runtime.surface import deployment_streams, load_surfaces
 
 
 @pytest.fixture
@@ -25,6 +28,13 @@ async def nc(nats_server):
     client = await nats.connect(nats_server.url)
     yield client
     await client.drain()
+
+
+@pytest.fixture
+async def owner_streams(nc) -> None:
+    """The streams every service owns, as a deployment has them once each
+    service started once (translation consumes asr's, overlay both)."""
+    await ensure_streams(nc.jetstream(), deployment_streams(load_surfaces(SERVICES)))
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from sightline.v1.input_pb2 import DeviceInput, TextInput
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
+from sightline_runtime import subjects
 from sightline_runtime.consumer import DLQ_REASON, DLQ_SUBJECT, HandlerSpec
 from sightline_runtime.events import HEADER_MSG_ID, new_meta
-from sightline_runtime.service import Service
+from sightline_runtime.pytest_plugin import handler_service
 from sightline_runtime.settings import ServiceSettings
-from sightline_runtime.streams import GLASSES_UP, OVERLAY_INPUT
+from sightline_runtime.streams import GLASSES_UP, ConsumerSpec
 
 
 def _text(device: str, text: str = "hi", *, meta_device: str | None = None) -> bytes:
@@ -95,7 +96,7 @@ async def test_bad_input_is_refused_dead_lettered_and_reported(
     assert error.payload_size == len(body)
 
     # Terminated, not redelivered: nothing pending, nothing awaiting an ack.
-    info = await js.consumer_info(GLASSES_UP.name, OVERLAY_INPUT.durable)
+    info = await js.consumer_info(GLASSES_UP.name, "overlay-input")
     assert info.num_ack_pending == 0
     assert info.num_redelivered == 0
     assert info.delivered.stream_seq >= ack.seq
@@ -173,8 +174,8 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(nats
         raise RuntimeError("model crashed")
 
     settings = ServiceSettings(nats_url=nats_server.url, http_port=0, http_host="127.0.0.1", max_deliver=3)
-    service = Service("flaky", settings, streams=[GLASSES_UP])
-    service.subscribe(HandlerSpec("device_input", DeviceInput, consumer=OVERLAY_INPUT), broken)
+    spec = HandlerSpec("device_input", DeviceInput, consumer=ConsumerSpec("flaky-input", subjects.UP_INPUT_ALL))
+    service = handler_service("flaky", settings, spec, broken)
     await run_service(service)
     await registry.add("a")
     js = nc.jetstream()
@@ -205,8 +206,8 @@ async def test_refused_core_messages_are_counted_but_reported_within_a_budget(na
         raise AssertionError("garbage reached the handler")
 
     settings = ServiceSettings(nats_url=nats_server.url, http_port=0, http_host="127.0.0.1")
-    service = Service("listener", settings)
-    service.subscribe(HandlerSpec("audio_frame", AudioFrame, subject="glasses.*.up.audio", keep_payload_in_dead_letter=False), never)
+    spec = HandlerSpec("audio_frame", AudioFrame, subject="glasses.*.up.audio", keep_payload_in_dead_letter=False)
+    service = handler_service("listener", settings, spec, never)
     await run_service(service)
     await registry.add("a")
     for i in range(300):

@@ -5,19 +5,26 @@ the right device's glasses, partials replaced, finals committed."""
 import asyncio
 import datetime as dt
 
+import nats
 import pytest
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.display_pb2 import HudRegion
 from sightline.v1.translation_pb2 import TextOrigin, Translation
+from sightline_asr.bus import ASR
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
-from sightline_runtime import streams
 from sightline_runtime.events import event_headers, new_meta
+from sightline_runtime.streams import ensure_streams
+from sightline_translation.bus import TRANSLATION
 
 
 @pytest.fixture
 async def overlay(nats_server, run_service, http_port):
+    # The streams of asr and translation exist (their owners created them), so overlay's consumers attach at once.
+    nc = await nats.connect(nats_server.url)
+    await ensure_streams(nc.jetstream(), [ASR, TRANSLATION])
+    await nc.close()
     return await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
 
 
@@ -59,9 +66,9 @@ async def test_a_spoken_sentence_becomes_a_rolling_caption(overlay, nats_server,
         await _publish(nc, "asr.partial.a", _transcript("a", "u1", "where is", 1))
         await _publish(nc, "translation.partial.a", _translation("a", "u1", "dónde está", 1))
         await _publish(nc, "asr.partial.a", _transcript("a", "u1", "where is the station", 2))
-        await _publish(nc, "asr.final.a", _transcript("a", "u1", "Where is the station?", 3, final=True), stream=streams.ASR.name)
+        await _publish(nc, "asr.final.a", _transcript("a", "u1", "Where is the station?", 3, final=True), stream=ASR.name)
         await _publish(
-            nc, "translation.final.a", _translation("a", "u1", "¿Dónde está la estación?", 2, final=True), stream=streams.TRANSLATION.name
+            nc, "translation.final.a", _translation("a", "u1", "¿Dónde está la estación?", 2, final=True), stream=TRANSLATION.name
         )
         updates = await _captions(a)
         assert await _captions(b, idle=0.3) == []
@@ -81,10 +88,10 @@ async def test_stale_transcripts_and_other_origins_are_not_shown(overlay, nats_s
     async with GlassesAgent("a", nats_server.url) as a:
         old = _transcript("a", "u0", "said ten minutes ago", 1, final=True)
         old.meta.created_at.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
-        await _publish(nc, "asr.final.a", old, stream=streams.ASR.name)
+        await _publish(nc, "asr.final.a", old, stream=ASR.name)
         sign = _translation("a", "s1", "SALIDA", 1, final=True)
         sign.origin = TextOrigin.TEXT_ORIGIN_SIGN
-        await _publish(nc, "translation.final.a", sign, stream=streams.TRANSLATION.name)
+        await _publish(nc, "translation.final.a", sign, stream=TRANSLATION.name)
         assert await _captions(a, idle=1.0) == []
 
 

@@ -3,8 +3,12 @@ import asyncio
 import pytest
 from nats.js.errors import NotFoundError
 from sightline.v1.device_pb2 import DeviceStatus
+from sightline_cli.stack import SERVICES
 from sightline_runtime.devices import DeviceRegistry, is_active
-from sightline_runtime.streams import ALL_STREAMS, DEVICES, GLASSES_UP, StreamSpec, ensure_bucket, ensure_streams
+from sightline_runtime.streams import DEVICES, GLASSES_UP, StreamSpec, ensure_bucket, ensure_streams
+from sightline_runtime.surface import deployment_streams, load_surfaces
+
+ALL_STREAMS = deployment_streams(load_surfaces(SERVICES))
 
 
 async def test_devices_are_added_listed_revoked_and_reactivated(registry):

@@ -10,14 +10,17 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sightline.v1.input_pb2 import DeviceInput
+from sightline_asr.bus import ASR
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
+from sightline_runtime import subjects
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.processes import free_port
-from sightline_runtime.service import Service
+from sightline_runtime.pytest_plugin import handler_service
 from sightline_runtime.settings import ServiceSettings
-from sightline_runtime.streams import GLASSES_UP, OVERLAY_INPUT
+from sightline_runtime.streams import ConsumerSpec, ensure_streams
+from sightline_translation.bus import TRANSLATION
 
 
 async def _get(port: int, path: str) -> httpx.Response:
@@ -34,11 +37,31 @@ async def _wait_status(port: int, path: str, status: int, timeout_s: float = 20.
             await asyncio.sleep(0.1)
 
 
-async def test_health_readiness_and_a_hub_restart(nats_server, run_service, registry, http_port):
+async def test_a_consumer_of_a_stream_not_yet_created_waits_for_it_honestly(nats_server, run_service, nc, registry, http_port):
+    """overlay starts before asr and translation ever ran: it is alive but not
+    ready (its caption consumers have no stream yet), and becomes ready by
+    itself once the owners create their streams."""
+    await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
+    waiting = await _wait_status(http_port, "/readyz", 503)
+    assert waiting.json()["checks"]["subscriptions"] is False
+    assert waiting.json()["checks"]["broker"] is True
+    await ensure_streams(nc.jetstream(), [ASR, TRANSLATION])
+    ready = await _wait_status(http_port, "/readyz", 200, timeout_s=10)
+    assert ready.json()["checks"]["subscriptions"] is True
+    names = {c.name async for c in _consumers(nc.jetstream(), "ASR")}
+    assert names == {"overlay-asr-finals"}
+
+
+async def _consumers(js, stream):
+    for info in await js.consumers_info(stream):
+        yield info
+
+
+async def test_health_readiness_and_a_hub_restart(nats_server, owner_streams, run_service, registry, http_port):
     await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
     assert (await _get(http_port, "/healthz")).json() == {"status": "alive", "service": "overlay"}
     ready = await _wait_status(http_port, "/readyz", 200)
-    assert ready.json()["checks"] == {"not_draining": True, "broker": True, "device_registry": True}
+    assert ready.json()["checks"] == {"not_draining": True, "broker": True, "subscriptions": True, "device_registry": True}
 
     await registry.add("a")
     nats_server.stop()
@@ -61,8 +84,9 @@ async def test_stop_finishes_in_flight_work_before_closing(nats_server, run_serv
         await asyncio.sleep(1.0)
         finished.set()
 
-    service = Service("slow", ServiceSettings(nats_url=nats_server.url, http_port=0, http_host="127.0.0.1"), streams=[GLASSES_UP])
-    service.subscribe(HandlerSpec("device_input", DeviceInput, consumer=OVERLAY_INPUT), slow)
+    settings = ServiceSettings(nats_url=nats_server.url, http_port=0, http_host="127.0.0.1")
+    spec = HandlerSpec("device_input", DeviceInput, consumer=ConsumerSpec("slow-input", subjects.UP_INPUT_ALL))
+    service = handler_service("slow", settings, spec, slow)
     task = asyncio.create_task(service.serve())
     async with asyncio.timeout(20):
         while not service.started:
@@ -74,12 +98,12 @@ async def test_stop_finishes_in_flight_work_before_closing(nats_server, run_serv
     service.stop()  # what SIGTERM does
     assert await asyncio.wait_for(task, 30) is True
     assert finished.is_set(), "the handler ran to the end"
-    info = await nc.jetstream().consumer_info(GLASSES_UP.name, OVERLAY_INPUT.durable)
+    info = await nc.jetstream().consumer_info("GLASSES_UP", "slow-input")
     assert info.num_ack_pending == 0, "acknowledged before the connection closed"
     assert info.num_pending == 0
 
 
-async def test_grpc_health_mirrors_readiness(nats_server, run_service):
+async def test_grpc_health_mirrors_readiness(nats_server, owner_streams, run_service):
     grpc_port = free_port()
     settings = OverlaySettings(nats_url=nats_server.url, http_port=free_port(), http_host="127.0.0.1", grpc_health_port=grpc_port)
     service = await run_service(create_service(settings))

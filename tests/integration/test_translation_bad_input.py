@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
+from sightline_asr.bus import ASR
 from sightline_runtime.consumer import DLQ_REASON
 from sightline_runtime.events import event_headers
-from sightline_runtime.streams import ASR, TRANSLATION_FINALS
 from sightline_translation.app import create_service
 from sightline_translation.settings import TranslationSettings
 from sightline_translation.testing import ChatCompletionsStandIn, TranslationTap, publish_transcript, transcript
@@ -42,7 +42,7 @@ def _count(service, name, labels):
 
 
 @pytest.fixture
-async def translation(nats_server, run_service, http_port):
+async def translation(nats_server, owner_streams, run_service, http_port):
     settings = TranslationSettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")
     return await run_service(create_service(settings), timeout_s=60)
 
@@ -81,7 +81,7 @@ async def test_malformed_oversized_and_overlong_transcripts_are_refused(translat
         _count(translation, "sightline_events_rejected_total", {"service": "translation", "handler": "asr_final", "reason": "invalid"}) == 2
     )
     assert any(getattr(r, "reason", "") == "malformed" for r in caplog.records)
-    info = await js.consumer_info(ASR.name, TRANSLATION_FINALS.durable)
+    info = await js.consumer_info(ASR.name, "translation-finals")
     assert (info.num_ack_pending, info.num_redelivered) == (0, 0), "refused, not redelivered"
     await _still_translates(nc)
 
@@ -143,7 +143,9 @@ async def test_killed_apertium_processes_are_restarted_under_a_running_service(t
     assert len(_apertium_pipelines()) == 1, "the final lane runs again; the partial lane restarts when next needed"
 
 
-async def test_when_every_engine_fails_the_final_is_retried_then_dead_lettered(nats_server, run_service, http_port, nc, registry):
+async def test_when_every_engine_fails_the_final_is_retried_then_dead_lettered(
+    nats_server, owner_streams, run_service, http_port, nc, registry
+):
     with ChatCompletionsStandIn(mode="error500") as llm:
         settings = TranslationSettings(
             nats_url=nats_server.url,

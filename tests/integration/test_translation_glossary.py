@@ -24,7 +24,7 @@ async def _until_translated(nc, device, source, target, text, expected, timeout_
 
 
 @pytest.fixture
-async def translation(nats_server, run_service, http_port):
+async def translation(nats_server, owner_streams, run_service, http_port):
     settings = TranslationSettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")
     return await run_service(create_service(settings), timeout_s=60)
 
@@ -52,7 +52,9 @@ async def test_a_glossary_term_overrides_apertium_for_that_device_only(translati
     assert translation.metrics.registry.get_sample_value("sightline_translation_glossary_terms_total") >= 1
 
 
-async def test_a_glossary_term_never_reaches_the_llm_and_survives_its_fallback(nats_server, run_service, http_port, nc, registry):
+async def test_a_glossary_term_never_reaches_the_llm_and_survives_its_fallback(
+    nats_server, owner_streams, run_service, http_port, nc, registry
+):
     with ChatCompletionsStandIn() as llm:
         settings = TranslationSettings(
             nats_url=nats_server.url,

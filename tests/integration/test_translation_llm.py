@@ -23,7 +23,7 @@ def llm():
 
 
 @pytest.fixture
-async def translation(nats_server, run_service, http_port, llm):
+async def translation(nats_server, owner_streams, run_service, http_port, llm):
     settings = TranslationSettings(
         nats_url=nats_server.url,
         http_port=http_port,

@@ -11,7 +11,7 @@ from sightline_translation.settings import TranslationSettings
 
 
 @pytest.fixture
-async def translation(nats_server, run_service, http_port):
+async def translation(nats_server, owner_streams, run_service, http_port):
     settings = TranslationSettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1", translation_max_rpc_texts=8)
     return await run_service(create_service(settings), timeout_s=60)
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from sightline.v1.translation_pb2 import TextOrigin, Translation
-from sightline_runtime import streams
 from sightline_translation.app import create_service
+from sightline_translation.bus import TRANSLATION
 from sightline_translation.settings import TranslationSettings
 from sightline_translation.testing import TranslationTap, publish_transcript, transcript
 
@@ -31,7 +31,7 @@ SENTENCES = [
 
 
 @pytest.fixture
-async def translation(nats_server, run_service, http_port):
+async def translation(nats_server, owner_streams, run_service, http_port):
     settings = TranslationSettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")
     return await run_service(create_service(settings), timeout_s=60)
 
@@ -70,7 +70,7 @@ async def test_english_finals_become_spanish_from_apertium(translation, nc, regi
     js = nc.jetstream()
     sub = await js.subscribe(
         "translation.final.alpha",
-        stream=streams.TRANSLATION.name,
+        stream=TRANSLATION.name,
         config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
         ordered_consumer=True,
     )

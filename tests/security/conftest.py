@@ -12,11 +12,13 @@ from pathlib import Path
 import nats
 import pytest
 from sightline_cli.security import LocalSecurity, provision_device
+from sightline_cli.stack import SERVICES
 from sightline_glasses.edge import EdgeNode
 from sightline_glasses.settings import EdgeSettings
 from sightline_runtime.natsserver import NatsServer
 
-SERVICES = ("overlay", "asr", "translation", "vision", "commerce", "payments")
+# What the hub refuses, in the words nats-py reports it (lower-cased by the client).
+DENIED_PUBLISH_TEXT = "permissions violation for publish"
 
 
 @dataclass

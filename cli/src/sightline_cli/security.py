@@ -20,6 +20,7 @@ from nats.js.errors import NotFoundError
 from sightline.v1.device_pb2 import DeviceRecord
 from sightline_runtime import auth, streams
 from sightline_runtime.devices import DeviceRegistry, is_active
+from sightline_runtime.surface import load_surface
 
 from sightline_cli import tls
 
@@ -57,7 +58,8 @@ class LocalSecurity:
         auth.ensure_creds(creds.admin(), lambda: authority.issue("admin"))
         auth.ensure_creds(creds.system(), lambda: authority.issue("system", system=True))
         for service in services:
-            auth.ensure_creds(creds.service(service), lambda s=service: authority.issue(f"service-{s}", auth.service_permissions(s)))
+            permissions = auth.service_permissions(load_surface(service))
+            auth.ensure_creds(creds.service(service), lambda s=service, p=permissions: authority.issue(f"service-{s}", p))
         tls.create(self.tls.root)
         self.resolver_dir.mkdir(parents=True, exist_ok=True)
         return authority.server_config(self.resolver_dir)

@@ -5,7 +5,7 @@ tests/speech/test_scaling.py)."""
 from __future__ import annotations
 
 import pytest
-from sightline_asr.app import audio_subjects, replica_index
+from sightline_asr.bus import audio_subjects, replica_index
 from sightline_asr.settings import AsrSettings
 from sightline_runtime import partitions
 

@@ -18,9 +18,9 @@ def _text(device, text):
 
 
 @pytest.fixture
-def service():
-    service = create_service(OverlaySettings(), directory=StaticDirectory(["a", "b"]))
-    service.guard.inbox = MemoryInbox()
+async def service():
+    service = create_service(OverlaySettings())
+    await service.assemble_in_memory(StaticDirectory(["a", "b"]), MemoryInbox())
     return service
 
 

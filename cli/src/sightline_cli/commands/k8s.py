@@ -38,6 +38,7 @@ from typing import Annotated
 import typer
 from cryptography import x509
 from sightline_runtime import auth
+from sightline_runtime.surface import load_surface
 
 from sightline_cli import tls
 from sightline_cli.console import err, fail, out
@@ -75,7 +76,7 @@ def _still_valid(path: Path, authority: auth.Authority, permissions: auth.Permis
     """A service's credentials are kept when this authority's account issued
     them, they are not revoked and their permissions are today's; so a re-run
     changes nothing that works, and a release that changes a service's
-    permissions (SERVICE_SUBJECTS) gets new credentials."""
+    permissions (its bus surface) gets new credentials."""
     claims = _issued_claims(path)
     if claims is None or claims.get("iss") != authority.account or claims.get("sub") in authority.revocations:
         return False
@@ -193,7 +194,7 @@ def k8s_auth(
     written: list[tuple[str, Path, str]] = []
     for service in SERVICES:
         path = out_dir / f"{service}.creds"
-        permissions = auth.service_permissions(service)
+        permissions = auth.service_permissions(load_surface(service))
         if _still_valid(path, authority, permissions):
             written.append((service, path, "kept"))
             continue

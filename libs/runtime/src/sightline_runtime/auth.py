@@ -34,6 +34,7 @@ from typing import Any
 import nkeys
 
 from sightline_runtime import partitions, streams, subjects
+from sightline_runtime.surface import BusSurface
 
 ACCOUNT_NAME = "SIGHTLINE"
 SYSTEM_ACCOUNT_NAME = "SYS"
@@ -119,41 +120,40 @@ def device_permissions(device_id: str) -> Permissions:
     )
 
 
-# Core subjects each service publishes and subscribes (JetStream consumers are
-# reached through the API and delivered to the service's own inbox). Read from
-# each service's app.py and handlers; tests/security checks them against the
-# running services.
-SERVICE_SUBJECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "overlay": (("glasses.*.down.display",), ("asr.partial.*", "translation.partial.*")),
-    "asr": (("asr.partial.*", "asr.final.*"), (subjects.UP_AUDIO_ALL, f"{subjects.UP_AUDIO_ALL}.*")),
-    "translation": (("translation.partial.*", "translation.final.*"), ("asr.partial.*", "translation.rpc.>")),
-    # vision writes photo metas (it verifies the chunks the glasses upload) and deletes photos taken in privacy mode.
-    "vision": (("photo.stored.*", "vision.result.*", f"$O.{streams.PHOTOS.name}.>"), ()),
-    "commerce": (("commerce.offer.*", "commerce.order.*"), ()),
-    "payments": (("payments.intent.*", "payments.result.*"), ()),
-}
-
-
-def service_permissions(service: str) -> Permissions:
-    """A service: its own outputs, errors, dead letters and audit records, its
-    inbox, the JetStream API of its account (streams are declared at start-up;
-    deleting one is refused), acks, the device registry (privacy state) and its
-    own dedup inbox bucket."""
-    own_pub, own_sub = SERVICE_SUBJECTS.get(service, ((f"{service}.>",), ()))
+def service_permissions(surface: BusSurface) -> Permissions:
+    """A service's user, derived from its bus surface: what it declares it
+    publishes, calls, subscribes and serves; its errors, dead letters, audit
+    records and presence; its inbox; the JetStream API of its account
+    (streams are declared at start-up; deleting one is refused) and acks;
+    the registry (privacy state) only if it handles sensor data, its dedup
+    inbox only if a handler dedups, and the buckets and object stores it
+    declares it writes."""
+    service = surface.service
+    writes = [f"$KV.{use.bucket.name}.>" for use in surface.buckets if use.writes]
+    writes += [f"$O.{use.store.name}.>" for use in surface.object_stores if use.writes]
+    if surface.sensors:
+        writes.append(f"$KV.{streams.DEVICES.name}.*")
+    if surface.dedup:
+        writes.append(f"$KV.inbox_{service}.>")
     return Permissions(
-        pub_allow=(
-            *own_pub,
-            f"errors.{service}.*",
-            f"dlq.{service}.*",
-            "audit.*",
-            "$JS.API.>",
-            "$JS.ACK.>",
-            f"$KV.{streams.DEVICES.name}.*",
-            f"$KV.inbox_{service}.>",
+        pub_allow=tuple(
+            dict.fromkeys(
+                (
+                    *surface.publish_subjects(),
+                    *(call.subject for call in surface.calls),
+                    f"errors.{service}.*",
+                    f"dlq.{service}.*",
+                    "audit.*",
+                    "$JS.API.>",
+                    "$JS.ACK.>",
+                    *writes,
+                )
+            )
         ),
         pub_deny=("$JS.API.STREAM.DELETE.>",),
-        sub_allow=(*own_sub, f"{service_inbox_prefix(service)}.>"),
-        responses=True,
+        sub_allow=(*surface.core_subscribe_subjects(), f"{service_inbox_prefix(service)}.>"),
+        # Only a service answering requests may publish to their reply subjects.
+        responses=bool(surface.serves),
     )
 
 

@@ -33,7 +33,7 @@ from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected, decode_event
 from sightline_runtime.devices import DeviceDirectory, is_active
 from sightline_runtime.events import HEADER_MSG_ID, new_event_id, now_timestamp
-from sightline_runtime.inbox import ClaimState, Inbox
+from sightline_runtime.inbox import ClaimState, Inbox, MemoryInbox
 from sightline_runtime.logs import RateLimitedLog, WindowLimiter
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
@@ -141,6 +141,7 @@ class EventGuard:
         metrics: ServiceMetrics,
         directory: DeviceDirectory,
         limits: LimitsSettings,
+        inbox: Inbox | MemoryInbox | None = None,
     ) -> None:
         self.service = service
         self.publisher = publisher
@@ -150,8 +151,8 @@ class EventGuard:
         self.limited_log = RateLimitedLog(log)
         # Dead letters and ErrorEvents for refused core-NATS messages, per handler, reason and device.
         self.core_reports = WindowLimiter(burst=5, interval_s=10.0)
-        # Set by Service at start-up when a handler has dedup=True.
-        self.inbox: Inbox | None = None
+        # Where handlers with dedup=True claim event ids (None: the service has none).
+        self.inbox = inbox
         self.audit = AuditLog(publisher, service)
         # Microphone drops are audited once per device and privacy period, not per frame.
         self._audited_drops: dict[tuple[str, str, int], None] = {}

@@ -24,7 +24,7 @@ from sightline.v1.device_pb2 import AuditAction, DeviceRecord
 from sightline.v1.input_pb2 import DeviceInput
 
 from sightline_runtime.audit import AuditLog
-from sightline_runtime.streams import GLASSES_UP, ConsumerSpec
+from sightline_runtime.streams import ConsumerSpec
 
 if TYPE_CHECKING:  # the guard imports this module
     from sightline_runtime.consumer import EventContext
@@ -40,7 +40,6 @@ class Sensor(enum.Enum):
 
 def privacy_consumer(service: str) -> ConsumerSpec:
     return ConsumerSpec(
-        stream=GLASSES_UP,
         durable=f"{service}-privacy",
         filter_subject="glasses.*.up.input",
         description=f"{service}: privacy mode requests, applied to the device registry",
@@ -87,14 +86,13 @@ def apply_request(record: DeviceRecord, enabled: bool, meta: EventMeta) -> bool:
 class PrivacyControl:
     """Applies privacy requests to the registry and records them in the audit trail."""
 
-    def __init__(self, registry: DeviceRegistry | None, audit: AuditLog) -> None:
+    def __init__(self, registry: DeviceRegistry, audit: AuditLog) -> None:
         self.registry = registry
         self.audit = audit
 
     async def on_device_input(self, event: DeviceInput, ctx: EventContext) -> None:
         if event.WhichOneof("input") != "privacy":
             return
-        assert self.registry is not None, "the registry opens at start-up"
         enabled = event.privacy.enabled
         changed = await self.registry.update(ctx.device_id, lambda record: apply_request(record, enabled, event.meta))
         if changed:

@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.service import Service
+from sightline_runtime.surface import BusSurface, Subscribe
 
 POSTGRES_DSN_ENV = "SIGHTLINE_TEST_POSTGRES_DSN"
 
@@ -60,6 +62,20 @@ def postgres_dsn() -> str:
     if not dsn:
         pytest.fail(f"{POSTGRES_DSN_ENV} is not set; run the tests with `make test` (it sets it)")
     return dsn
+
+
+def handler_service(name: str, settings: Any, spec: HandlerSpec[Any], handler: Callable[..., Awaitable[None]], **surface: Any) -> Service:
+    """A Service declaring one handler (and whatever else `surface` adds),
+    for tests of the runtime itself."""
+    declared = BusSurface(service=name, description=f"test service {name}", subscribes=(Subscribe(spec, "handle"),), **surface)
+
+    class One:
+        handle = staticmethod(handler)
+
+    async def build(resources: Any) -> One:
+        return One()
+
+    return Service(declared, settings, build)
 
 
 @contextlib.asynccontextmanager

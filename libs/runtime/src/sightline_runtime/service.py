@@ -1,48 +1,57 @@
 """One Sightline service: broker, guarded handlers, device registry,
 health/metrics HTTP, tracing and logs, run under uvicorn until SIGTERM.
 
-A service's app.py builds a Service, subscribes its handlers and calls
-run(). On SIGTERM readiness drops first, then in-flight handlers finish
-(graceful_timeout), then the NATS connection drains and closes.
+A service's app.py gives a Service its bus surface (its bus.py), its
+settings and a `build` function. At start-up the Service connects, creates
+what the surface owns, opens the device registry, the dedup inbox, privacy
+control and the declared buckets, and only then calls `build(resources)`
+to construct the handlers from them, whole; then it subscribes the
+declared handlers. On SIGTERM readiness drops first, then in-flight
+handlers finish (graceful_timeout), then the NATS connection drains.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import uvicorn
 from faststream.asgi import AsgiFastStream
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from faststream.nats.response import NatsResponse
 from faststream.nats.security import NatsCredentials, NatsNKey, NatsSecurity, NatsUserPassword
-from google.protobuf.message import Message
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from sightline.v1.input_pb2 import DeviceInput
 
 from sightline_runtime import privacy
 from sightline_runtime.auth import service_inbox_prefix
-from sightline_runtime.consumer import EventGuard, Handler, HandlerSpec
+from sightline_runtime.consumer import EventGuard, HandlerSpec
 from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
 from sightline_runtime.health_grpc import GrpcHealthServer
 from sightline_runtime.http import Readiness, health_routes
-from sightline_runtime.inbox import Inbox
+from sightline_runtime.inbox import Inbox, MemoryInbox
 from sightline_runtime.logs import configure_logging
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.settings import NatsSettings, ServiceSettings
-from sightline_runtime.streams import ASR, AUDIT, DEAD_LETTERS, ERRORS, GLASSES_UP, TRANSLATION, StreamSpec, ensure_streams
+from sightline_runtime.streams import AUDIT, PLATFORM_STREAMS, StreamSpec, ensure_bucket, ensure_object_store, ensure_streams
+from sightline_runtime.surface import BusSurface, Serve, Subscribe
 from sightline_runtime.telemetry import make_tracer_provider, telemetry_middleware
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=Message)
 Hook = Callable[[], Awaitable[None]]
+# Builds the service's handler object from opened resources.
+Build = Callable[["Resources"], Awaitable[Any]]
 
 
 def nats_security(settings: NatsSettings) -> NatsSecurity | None:
@@ -55,33 +64,68 @@ def nats_security(settings: NatsSettings) -> NatsSecurity | None:
     return None
 
 
-class _NoDevices:
-    """Until the registry is mirrored, no device is known (nothing is consumed yet)."""
+@dataclass
+class Resources:
+    """Everything a service's handlers are built from, already open."""
 
-    async def lookup(self, device_id: str) -> None:
-        return None
+    service: str
+    instance: str
+    settings: Any
+    publisher: EventPublisher
+    metrics: ServiceMetrics
+    readiness: Readiness
+    # The registry mirror, or the fixed directory a test gave.
+    devices: DeviceDirectory
+    registry: DeviceRegistry | None
+    js: JetStreamContext | None
+    buckets: dict[str, Any] = field(default_factory=dict)
+    object_stores: dict[str, Any] = field(default_factory=dict)
+    shutdown_hooks: list[Hook] = field(default_factory=list)
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run after consuming stopped and the connection drained (close engines here)."""
+        self.shutdown_hooks.append(hook)
+        return hook
+
+    def on_privacy_change(self, listener: Callable[[str, bool], None]) -> None:
+        """Call listener(device_id, enabled) when a device's privacy mode
+        changes (from the registry mirror, in every replica)."""
+        if self.registry is not None:
+            self.registry.privacy_listeners.append(listener)
+
+
+@dataclass
+class _Pending:
+    """A durable consumer whose stream (owned by another service) does not exist yet."""
+
+    sub: Subscribe
+    spec: HandlerSpec[Any]
+    handler: Any
+    subscriber: Any = None
 
 
 class Service:
     def __init__(
         self,
-        name: str,
+        surface: BusSurface,
         settings: ServiceSettings,
+        build: Build,
         *,
-        streams: Sequence[StreamSpec] = (),
         tracer_provider: TracerProvider | None = None,
         directory: DeviceDirectory | None = None,
     ) -> None:
-        self.name = name
+        self.surface = surface
+        self.name = surface.service
         self.settings = settings
+        self._build = build
         self.instance = settings.instance or socket.gethostname()
-        self.metrics = ServiceMetrics(name)
-        self.metrics.info.labels(name, self.instance).set(1)
+        self.metrics = ServiceMetrics(self.name)
+        self.metrics.info.labels(self.name, self.instance).set(1)
         self.metrics.mark_ready(False)
-        self.tracer_provider = tracer_provider or make_tracer_provider(name, instance=self.instance)
+        self.tracer_provider = tracer_provider or make_tracer_provider(self.name, instance=self.instance)
         self.broker = NatsBroker(
             settings.nats_url,
-            name=f"{name}/{self.instance}",
+            name=f"{self.name}/{self.instance}",
             middlewares=[telemetry_middleware(self.tracer_provider)],
             security=nats_security(settings),
             graceful_timeout=settings.graceful_timeout_s,
@@ -89,93 +133,195 @@ class Service:
             connect_timeout=int(max(1, settings.nats_connect_timeout_s)),
             max_reconnect_attempts=-1,  # a hub restart must not end the service
             # Replies to this service arrive under its own prefix, which only it may read.
-            inbox_prefix=service_inbox_prefix(name),
-            logger=logging.getLogger(f"sightline.{name}.broker"),
+            inbox_prefix=service_inbox_prefix(self.name),
+            logger=logging.getLogger(f"sightline.{self.name}.broker"),
         )
-        self.publisher = EventPublisher(self.broker, name, self.metrics)
+        self.publisher = EventPublisher(self.broker, self.name, self.metrics)
         self.readiness = Readiness()
         self.readiness.add("broker", self._broker_ok)
-        self._streams = tuple(dict.fromkeys((*streams, ERRORS, DEAD_LETTERS)))
+        self.readiness.add("subscriptions", lambda: self.handlers is not None and not self._pending)
         self._fixed_directory = directory
-        self.devices: DeviceRegistry | None = None
-        self.guard = EventGuard(name, publisher=self.publisher, metrics=self.metrics, directory=directory or _NoDevices(), limits=settings)
-        self._startup_hooks: list[Hook] = []
-        # Set once a handler processes camera or microphone data (HandlerSpec.sensor).
-        self.privacy: privacy.PrivacyControl | None = None
-        self._privacy_listeners: list[Callable[[str, bool], None]] = []
-        self._shutdown_hooks: list[Hook] = []
-        # Opened at start-up when a handler has dedup=True (sightline_runtime.inbox).
-        self._needs_inbox = False
-        self._grpc = GrpcHealthServer(name, settings.grpc_health_port) if settings.grpc_health_port else None
+        # Built at start-up, whole: the guard (with its directory and inbox) and the handlers.
+        self.guard: EventGuard | None = None
+        self.handlers: Any = None
+        self.resources: Resources | None = None
+        self._pending: list[_Pending] = []
+        self._attach_task: asyncio.Task[None] | None = None
+        self._grpc = GrpcHealthServer(self.name, settings.grpc_health_port) if settings.grpc_health_port else None
         self._status_task: asyncio.Task[None] | None = None
         self._server: uvicorn.Server | None = None
         self.app = AsgiFastStream(
             self.broker,
-            asgi_routes=health_routes(name, self.readiness, self.metrics.registry),
-            logger=logging.getLogger(f"sightline.{name}"),
+            asgi_routes=health_routes(self.name, self.readiness, self.metrics.registry),
+            logger=logging.getLogger(f"sightline.{self.name}"),
             on_startup=[self._on_startup],
             after_startup=[self._after_startup],
             on_shutdown=[self._on_shutdown],
             after_shutdown=[self._after_shutdown],
         )
 
-    # --- wiring (called from the service's app.py) ---
-    def subscribe(self, spec: HandlerSpec[M], handler: Handler[M]) -> None:
-        if spec.dedup:
-            if spec.consumer is None:
-                raise ValueError(f"{spec.name}: dedup=True needs a durable consumer (core NATS events are not redelivered)")
-            self._needs_inbox = True
-        if spec.sensor is not None and self.privacy is None:
-            self._enforce_privacy()
-        guarded = self.guard.wrap(spec, handler, self.broker.context)
+    # --- start-up: open, build, subscribe ---
+    def streams(self) -> list[StreamSpec]:
+        """The streams this service creates: the platform's and its own (retention from settings)."""
+        own = [owned.resolved(self.settings) for owned in self.surface.streams]
+        platform = [self._with_audit_retention(spec) for spec in PLATFORM_STREAMS]
+        return [*platform, *own]
+
+    def _with_audit_retention(self, spec: StreamSpec) -> StreamSpec:
+        if spec.name != AUDIT.name:
+            return spec
+        return replace(spec, max_age_s=self.settings.audit_retention_days * 86400.0)
+
+    async def _open(self) -> Resources:
+        js = self.broker.connection.jetstream()
+        replicas = self.settings.stream_replicas
+        await ensure_streams(js, self.streams(), replicas=replicas)
+        registry: DeviceRegistry | None = None
+        if self._fixed_directory is None:
+            registry = DeviceRegistry(js, replicas=replicas)
+            await registry.start()
+            self.readiness.add("device_registry", lambda: registry.synced)
+        inbox = None
+        if self.surface.dedup:
+            # A claim older than ack_wait belongs to a delivery JetStream has given up on.
+            inbox = await Inbox.open(
+                js, self.name, ttl_s=self.settings.inbox_ttl_s, lease_s=self.settings.ack_wait_s, replicas=replicas, instance=self.instance
+            )
+        buckets = {use.bucket.name: await ensure_bucket(js, use.bucket, replicas=replicas) for use in self.surface.buckets}
+        stores: dict[str, Any] = {}
+        for use in self.surface.object_stores:
+            if use.owns:
+                stores[use.store.name] = await ensure_object_store(
+                    js,
+                    use.store,
+                    ttl_s=use.ttl_s(self.settings) if use.ttl_s else None,
+                    max_bytes=use.max_bytes(self.settings) if use.max_bytes else None,
+                    replicas=replicas,
+                )
+            else:
+                stores[use.store.name] = await js.object_store(use.store.name)
+        directory = registry if registry is not None else self._fixed_directory
+        assert directory is not None
+        self.guard = EventGuard(
+            self.name, publisher=self.publisher, metrics=self.metrics, directory=directory, limits=self.settings, inbox=inbox
+        )
+        return Resources(
+            self.name, self.instance, self.settings, self.publisher, self.metrics, self.readiness, directory, registry, js, buckets, stores
+        )
+
+    async def assemble(self, resources: Resources) -> None:
+        """Build the handlers from `resources` and subscribe them (durables whose
+        stream is not there yet are attached once it appears)."""
+        self.resources = resources
+        handlers = await self._build(resources)
+        missing = [name for name in self.surface.handler_names() if not callable(getattr(handlers, name, None))]
+        if missing:
+            raise TypeError(f"{self.name}: the handler object lacks the declared methods {missing}")
+        for sub in self.surface.subscribes:
+            spec = sub.spec
+            if sub.on_privacy_drop:
+                spec = replace(spec, on_privacy_drop=getattr(handlers, sub.on_privacy_drop))
+            await self._subscribe(sub, spec, getattr(handlers, sub.handler), resources.js)
+        if self.surface.sensors and resources.registry is not None:
+            # This service handles sensor data: it applies privacy requests itself
+            # (its own durable consumer), so privacy holds even if others are down.
+            assert self.guard is not None
+            control = privacy.PrivacyControl(resources.registry, self.guard.audit)
+            spec = HandlerSpec("privacy_request", DeviceInput, consumer=privacy.privacy_consumer(self.name))
+            await self._subscribe(Subscribe(spec, "on_device_input"), spec, control.on_device_input, resources.js)
+        for serve in self.surface.serves:
+            self._serve(serve, getattr(handlers, serve.handler))
+        self.handlers = handlers
+
+    async def assemble_in_memory(self, directory: DeviceDirectory, inbox: Any = None) -> None:
+        """Wire the handlers without a server, for unit tests with faststream's
+        TestNatsBroker (no JetStream there: durables are plain subscribers)."""
+        self.guard = EventGuard(
+            self.name,
+            publisher=self.publisher,
+            metrics=self.metrics,
+            directory=directory,
+            limits=self.settings,
+            inbox=inbox or MemoryInbox(),
+        )
+        await self.assemble(
+            Resources(self.name, self.instance, self.settings, self.publisher, self.metrics, self.readiness, directory, None, None)
+        )
+
+    async def _subscribe(self, sub: Subscribe, spec: HandlerSpec[Any], handler: Any, js: JetStreamContext | None) -> None:
+        assert self.guard is not None
         title = f"{self.name}.{spec.name}"
-        if spec.consumer is not None:
-            consumer = spec.consumer
-            self.broker.subscriber(
-                consumer.filter_subject,
-                stream=JStream(consumer.stream.name, declare=False),
-                durable=consumer.durable,
-                config=consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
-                pull_sub=PullSub(batch_size=1 if spec.ordered else 16, timeout=5.0),
-                # faststream passes nats-py "_INBOX." for pull fetches unless told otherwise.
-                inbox_prefix=f"{service_inbox_prefix(self.name)}.".encode(),
-                max_workers=spec.max_workers,
-                title=title,
-            )(guarded)
-        else:
-            self.broker.subscriber(spec.subject, queue=spec.queue or self.name, max_workers=spec.max_workers, title=title)(guarded)
+        if spec.consumer is None:
+            guarded = self.guard.wrap(spec, handler, self.broker.context)
+            for subject in sub.replica_subjects(self.settings, self.instance):
+                self.broker.subscriber(subject, queue=spec.queue or self.name, max_workers=spec.max_workers, title=title)(guarded)
+            return
+        stream = await self._stream_of(js, spec.consumer.filter_subject)
+        if stream is None:
+            log.warning(
+                "stream not there yet; the consumer is attached once its owner created it",
+                extra={"handler": spec.name, "subject": spec.consumer.filter_subject},
+            )
+            self._pending.append(_Pending(sub, spec, handler))
+            return
+        self._durable(spec, handler, stream)
 
-    def _enforce_privacy(self) -> None:
-        """This service handles sensor data: it applies privacy requests itself
-        (its own durable consumer), so privacy holds even if others are down."""
-        self.privacy = privacy.PrivacyControl(None, self.guard.audit)
-        self._streams = tuple(dict.fromkeys((*self._streams, GLASSES_UP, AUDIT)))
-        spec = HandlerSpec("privacy_request", DeviceInput, consumer=privacy.privacy_consumer(self.name))
-        self.subscribe(spec, self.privacy.on_device_input)
+    async def _stream_of(self, js: JetStreamContext | None, subject: str) -> str | None:
+        if js is None:
+            return "memory"
+        try:
+            return await js.find_stream_name_by_subject(subject)
+        except NotFoundError:
+            return None
 
-    def _with_retention(self, spec: StreamSpec) -> StreamSpec:
-        """Streams holding transcripts and the audit trail keep them as configured."""
-        hours = self.settings.transcript_retention_hours
-        if spec.name in (ASR.name, TRANSLATION.name):
-            return dataclasses.replace(spec, max_age_s=hours * 3600.0)
-        if spec.name == AUDIT.name:
-            return dataclasses.replace(spec, max_age_s=self.settings.audit_retention_days * 86400.0)
-        return spec
+    def _durable(self, spec: HandlerSpec[Any], handler: Any, stream: str) -> Any:
+        assert self.guard is not None
+        assert spec.consumer is not None
+        consumer = spec.consumer
+        subscriber = self.broker.subscriber(
+            consumer.filter_subject,
+            stream=JStream(stream, declare=False),
+            durable=consumer.durable,
+            config=consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
+            pull_sub=PullSub(batch_size=1 if spec.ordered else 16, timeout=5.0),
+            # faststream passes nats-py "_INBOX." for pull fetches unless told otherwise.
+            inbox_prefix=f"{service_inbox_prefix(self.name)}.".encode(),
+            max_workers=spec.max_workers,
+            title=f"{self.name}.{spec.name}",
+        )
+        subscriber(self.guard.wrap(spec, handler, self.broker.context))
+        return subscriber
 
-    def on_privacy_change(self, listener: Callable[[str, bool], None]) -> None:
-        """Call listener(device_id, enabled) when a device's privacy mode changes
-        (from the registry mirror, in every replica)."""
-        self._privacy_listeners.append(listener)
+    async def _attach_pending(self) -> None:
+        """Attach consumers whose stream appears later (its owner starts after us)."""
+        js = self.broker.connection.jetstream()
+        while self._pending:
+            for pending in list(self._pending):
+                assert pending.spec.consumer is not None
+                stream = await self._stream_of(js, pending.spec.consumer.filter_subject)
+                if stream is None:
+                    continue
+                if pending.subscriber is None:
+                    pending.subscriber = self._durable(pending.spec, pending.handler, stream)
+                try:
+                    await pending.subscriber.start()
+                except Exception:
+                    # Stay not ready and try again: a consumer that cannot attach must be seen.
+                    log.exception("could not attach a consumer; retrying", extra={"handler": pending.spec.name, "stream": stream})
+                    continue
+                self._pending.remove(pending)
+                log.info("consumer attached", extra={"handler": pending.spec.name, "stream": stream})
+            if self._pending:
+                await asyncio.sleep(1.0)
 
-    def on_startup(self, hook: Hook) -> Hook:
-        """Run after the broker connects and streams exist, before consuming (load models here)."""
-        self._startup_hooks.append(hook)
-        return hook
+    def _serve(self, serve: Serve, handler: Callable[[bytes], Awaitable[tuple[Any, dict[str, str]]]]) -> None:
+        async def answer(msg: NatsMessage) -> NatsResponse:
+            body = msg.body if isinstance(msg.body, bytes) else bytes(msg.body)
+            response, headers = await handler(body)
+            return NatsResponse(response.SerializeToString(), headers=headers)
 
-    def on_shutdown(self, hook: Hook) -> Hook:
-        """Run after consuming stopped and the connection drained."""
-        self._shutdown_hooks.append(hook)
-        return hook
+        answer.__doc__ = handler.__doc__
+        self.broker.subscriber(serve.subject, queue=self.name, title=f"{self.name}.serve.{serve.handler}")(answer)
 
     # --- lifecycle ---
     async def _broker_ok(self) -> bool:
@@ -190,33 +336,14 @@ class Service:
                 extra={"nats_url": self.settings.nats_url, "timeout_s": self.settings.nats_startup_timeout_s},
             )
             raise
-        js = self.broker.connection.jetstream()
-        await ensure_streams(js, [self._with_retention(spec) for spec in self._streams], replicas=self.settings.stream_replicas)
-        if self._fixed_directory is None:
-            self.devices = DeviceRegistry(js, replicas=self.settings.stream_replicas)
-            await self.devices.start()
-            self.guard.directory = self.devices
-            self.devices.privacy_listeners.extend(self._privacy_listeners)
-            if self.privacy is not None:
-                self.privacy.registry = self.devices
-            self.readiness.add("device_registry", lambda: self.devices is not None and self.devices.synced)
-        if self._needs_inbox and self.guard.inbox is None:
-            # A claim older than ack_wait belongs to a delivery JetStream has given up on.
-            self.guard.inbox = await Inbox.open(
-                js,
-                self.name,
-                ttl_s=self.settings.inbox_ttl_s,
-                lease_s=self.settings.ack_wait_s,
-                replicas=self.settings.stream_replicas,
-                instance=self.instance,
-            )
-        for hook in self._startup_hooks:
-            await hook()
+        await self.assemble(await self._open())
         if self._grpc is not None:
             await self._grpc.start()
 
     async def _after_startup(self) -> None:
         self._status_task = asyncio.create_task(self._publish_status(), name=f"{self.name}-status")
+        if self._pending:
+            self._attach_task = asyncio.create_task(self._attach_pending(), name=f"{self.name}-attach")
         log.info("service started", extra={"instance": self.instance, "http_port": self.settings.http_port})
 
     async def _publish_status(self) -> None:
@@ -231,22 +358,24 @@ class Service:
     async def _on_shutdown(self) -> None:
         self.readiness.draining = True
         self.metrics.mark_ready(False)
-        if self._status_task is not None:
-            self._status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._status_task
+        for task in (self._status_task, self._attach_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._grpc is not None:
             await self._grpc.set_serving(False)
         log.info("service draining")
 
     async def _after_shutdown(self) -> None:
-        for hook in reversed(self._shutdown_hooks):
+        hooks = self.resources.shutdown_hooks if self.resources is not None else []
+        for hook in reversed(hooks):
             try:
                 await hook()
             except Exception:
                 log.exception("shutdown hook failed")
-        if self.devices is not None:
-            await self.devices.stop()
+        if self.resources is not None and self.resources.registry is not None:
+            await self.resources.registry.stop()
         if self._grpc is not None:
             await self._grpc.stop()
         self.tracer_provider.force_flush(timeout_millis=2000)

@@ -1,8 +1,11 @@
-"""The one registry of JetStream streams, durable consumers and buckets.
+"""JetStream building blocks, and the streams and buckets of the platform.
 
-Services declare which of these they use; the runtime creates or updates
-them at start-up (idempotent), so a fresh cluster needs no separate job.
-Real-time audio and partial results use core NATS and appear nowhere here.
+The platform's own streams (the glasses' up-link, audit, errors, dead
+letters), the device registry, the glossary and the photo store live here;
+every other stream and every durable consumer belongs to the service that
+declares it in its bus surface (sightline_runtime.surface). The runtime
+creates or updates them at start-up (idempotent), so a fresh cluster needs
+no separate job. Real-time audio and partials use core NATS only.
 """
 
 from __future__ import annotations
@@ -52,9 +55,9 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A durable consumer. Its name starts with the owning service's name."""
+    """A durable consumer. Its name starts with the owning service's name;
+    its stream is found by its filter subject (whoever owns the stream)."""
 
-    stream: StreamSpec
     durable: str
     filter_subject: str
     description: str = ""
@@ -93,35 +96,6 @@ GLASSES_UP = StreamSpec(
     description="Durable up-link from the glasses: inputs, commands, confirmations, photo notices",
     max_msg_size=1 << 20,
 )
-ASR = StreamSpec(
-    name="ASR",
-    subjects=("asr.final.*",),
-    description="Final transcripts (partials are core NATS only)",
-    max_age_s=DAY,
-)
-TRANSLATION = StreamSpec(
-    name="TRANSLATION",
-    subjects=("translation.final.*",),
-    description="Final translations of speech and photos",
-    max_age_s=DAY,
-)
-VISION = StreamSpec(
-    name="VISION",
-    subjects=("photo.stored.*", "vision.result.*"),
-    description="Stored photos and what the vision service saw in them",
-)
-COMMERCE = StreamSpec(
-    name="COMMERCE",
-    subjects=("commerce.offer.*", "commerce.order.*"),
-    description="Offers and order state changes",
-    max_age_s=30 * DAY,
-)
-PAYMENTS = StreamSpec(
-    name="PAYMENTS",
-    subjects=("payments.intent.*", "payments.result.*"),
-    description="Payment intents and their outcomes",
-    max_age_s=90 * DAY,
-)
 AUDIT = StreamSpec(
     name="AUDIT",
     subjects=("audit.*",),
@@ -142,61 +116,9 @@ DEAD_LETTERS = StreamSpec(
     max_msg_size=2 << 20,
 )
 
-ALL_STREAMS: tuple[StreamSpec, ...] = (
-    GLASSES_UP,
-    ASR,
-    TRANSLATION,
-    VISION,
-    COMMERCE,
-    PAYMENTS,
-    AUDIT,
-    ERRORS,
-    DEAD_LETTERS,
-)
-
-# --- durable consumers (name = <service>-<purpose>) ---
-OVERLAY_INPUT = ConsumerSpec(
-    stream=GLASSES_UP,
-    durable="overlay-input",
-    filter_subject="glasses.*.up.input",
-    description="overlay: text and other inputs to lay out for the HUD",
-)
-
-# Captions are only worth showing now: a new overlay durable starts at new
-# events instead of replaying a day of finals onto the glasses.
-OVERLAY_ASR_FINALS = ConsumerSpec(
-    stream=ASR,
-    durable="overlay-asr-finals",
-    filter_subject="asr.final.*",
-    description="overlay: final transcripts for the caption region",
-    deliver_policy=api.DeliverPolicy.NEW,
-)
-OVERLAY_TRANSLATION_FINALS = ConsumerSpec(
-    stream=TRANSLATION,
-    durable="overlay-translation-finals",
-    filter_subject="translation.final.*",
-    description="overlay: final translations for the caption region",
-    deliver_policy=api.DeliverPolicy.NEW,
-)
-
-# translation: final transcripts to translate. NEW: a first deployment does
-# not translate a day of old speech; once created, the durable resumes where
-# it stopped, so finals spoken during a restart are still translated.
-TRANSLATION_FINALS = ConsumerSpec(
-    stream=ASR,
-    durable="translation-finals",
-    filter_subject="asr.final.*",
-    description="translation: final transcripts to translate",
-    deliver_policy=api.DeliverPolicy.NEW,
-)
-
-# vision: photo notices (sourced from each edge's up-link) to verify and announce.
-VISION_PHOTO_INTAKE = ConsumerSpec(
-    stream=GLASSES_UP,
-    durable="vision-photo-intake",
-    filter_subject=subjects.UP_PHOTO_ALL,
-    description="vision: photo notices to check against the object store and announce as PhotoStored",
-)
+# Created by every service at start-up: what the runtime itself writes or
+# every device's up-link feeds.
+PLATFORM_STREAMS: tuple[StreamSpec, ...] = (GLASSES_UP, AUDIT, ERRORS, DEAD_LETTERS)
 
 # --- key-value buckets ---
 DEVICES = BucketSpec(name="devices", description="Device registry: DeviceRecord by device id", history=5)

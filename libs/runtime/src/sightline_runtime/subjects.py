@@ -87,3 +87,22 @@ def device_token(subject: str) -> str | None:
     else:
         return None
     return token if DEVICE_ID_PATTERN.fullmatch(token) else None
+
+
+def subject_matches(subject: str, pattern: str) -> bool:
+    """Whether every subject `subject` can stand for is matched by `pattern`
+    (NATS wildcards: `*` one token, `>` one or more trailing tokens). A
+    concrete subject is matched as NATS matches it; a pattern such as
+    `asr.final.*` is contained in `asr.>` but not in `asr.final.a`."""
+    tokens, wanted = subject.split("."), pattern.split(".")
+    for i, want in enumerate(wanted):
+        if want == ">":
+            return len(tokens) > i
+        if i >= len(tokens):
+            return False
+        part = tokens[i]
+        if part == ">":
+            return False
+        if want != "*" and (part == "*" or part != want):
+            return False
+    return len(tokens) == len(wanted)

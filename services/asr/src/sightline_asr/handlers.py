@@ -24,8 +24,9 @@ from sightline_runtime.audit import AuditLog
 from sightline_runtime.consumer import EventContext
 from sightline_runtime.events import HybridClock, new_meta
 from sightline_runtime.publisher import EventPublisher
-from sightline_runtime.streams import ASR, ERRORS
+from sightline_runtime.streams import ERRORS
 
+from sightline_asr.bus import ASR, SERVICE
 from sightline_asr.engines import Hypothesis
 from sightline_asr.engines.runner import EngineRunner
 from sightline_asr.frames import frame_samples
@@ -37,7 +38,6 @@ from sightline_asr.settings import AsrSettings
 from sightline_asr.stream import DeviceStream, StreamInfo, UtteranceRun
 from sightline_asr.vad import SileroVad
 
-SERVICE = "asr"
 log = logging.getLogger(__name__)
 
 

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sightline_runtime.service import Service
-from sightline_runtime.streams import COMMERCE
+from sightline_runtime.service import Resources, Service
 
+from sightline_commerce.bus import SURFACE
 from sightline_commerce.settings import CommerceSettings
 
-SERVICE = "commerce"
+
+class CommerceHandlers:
+    """Nothing subscribed yet (SURFACE declares no subscriptions)."""
 
 
 def create_service(settings: CommerceSettings | None = None, **service_options: Any) -> Service:
-    return Service(SERVICE, settings or CommerceSettings(), streams=[COMMERCE], **service_options)
+    async def build(resources: Resources) -> CommerceHandlers:
+        return CommerceHandlers()
+
+    return Service(SURFACE, settings or CommerceSettings(), build, **service_options)
 
 
 def main() -> None:

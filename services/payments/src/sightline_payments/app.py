@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sightline_runtime.service import Service
-from sightline_runtime.streams import PAYMENTS
+from sightline_runtime.service import Resources, Service
 
+from sightline_payments.bus import SURFACE
 from sightline_payments.settings import PaymentsSettings
 
-SERVICE = "payments"
+
+class PaymentsHandlers:
+    """Nothing subscribed yet (SURFACE declares no subscriptions)."""
 
 
 def create_service(settings: PaymentsSettings | None = None, **service_options: Any) -> Service:
-    return Service(SERVICE, settings or PaymentsSettings(), streams=[PAYMENTS], **service_options)
+    async def build(resources: Resources) -> PaymentsHandlers:
+        return PaymentsHandlers()
+
+    return Service(SURFACE, settings or PaymentsSettings(), build, **service_options)
 
 
 def main() -> None:

@@ -31,9 +31,10 @@ from sightline_runtime.devices import is_active
 from sightline_runtime.events import HybridClock, new_meta
 from sightline_runtime.logs import RateLimitedLog
 from sightline_runtime.publisher import EventPublisher
-from sightline_runtime.streams import ERRORS, TRANSLATION
+from sightline_runtime.streams import ERRORS
 from sightline_runtime.subjects import DEVICE_ID_PATTERN
 
+from sightline_translation.bus import SERVICE, TRANSLATION
 from sightline_translation.engines import Lane
 from sightline_translation.languages import InvalidLanguage, Pair, primary
 from sightline_translation.metrics import TranslationMetrics
@@ -43,7 +44,6 @@ from sightline_translation.rpc import error_headers
 from sightline_translation.settings import TranslationSettings
 from sightline_translation.translator import Outcome, Translator
 
-SERVICE = "translation"
 log = logging.getLogger(__name__)
 _EVENT_IDS = uuid.UUID("5d0c6a52-2f5e-4b8e-9a51-7a6f0c1e2b33")
 

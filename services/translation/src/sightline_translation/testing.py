@@ -26,7 +26,6 @@ from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.translation_pb2 import Translation
 from sightline_runtime import subjects
 from sightline_runtime.events import event_headers, new_meta
-from sightline_runtime.streams import ASR
 
 from sightline_translation.engines import PLACEHOLDER
 
@@ -150,7 +149,7 @@ async def publish_transcript(nc, event: Transcript) -> None:
     """As the asr service does: partials on core NATS, finals into JetStream ASR."""
     subject = subjects.domain("asr", "final" if event.is_final else "partial", event.meta.device_id)
     if event.is_final:
-        await nc.jetstream().publish(subject, event.SerializeToString(), headers=event_headers(event), stream=ASR.name)
+        await nc.jetstream().publish(subject, event.SerializeToString(), headers=event_headers(event))
     else:
         await nc.publish(subject, event.SerializeToString(), headers=event_headers(event))
 

@@ -24,7 +24,9 @@ import uuid
 import warnings
 from dataclasses import dataclass
 
+from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
 from PIL import Image
 from sightline.v1.common_pb2 import EventMeta
 from sightline.v1.device_pb2 import AuditAction
@@ -36,11 +38,11 @@ from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
 from sightline_runtime.events import now_timestamp
 from sightline_runtime.publisher import EventPublisher
-from sightline_runtime.streams import PHOTOS, VISION, photo_object_name
+from sightline_runtime.streams import PHOTOS, photo_object_name
 
+from sightline_vision.bus import SERVICE, VISION
 from sightline_vision.settings import VisionSettings
 
-SERVICE = "vision"
 PHOTO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # The upload's own token after "<device>.": one subject token, no wildcards.
 UPLOAD_NUID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -76,18 +78,17 @@ def image_size(data: bytes, content_type: str, *, max_pixels: int) -> ImageSize:
 
 
 class PhotoIntake:
-    def __init__(self, publisher: EventPublisher, settings: VisionSettings) -> None:
+    def __init__(self, publisher: EventPublisher, settings: VisionSettings, js: JetStreamContext, store: ObjectStore) -> None:
         self.publisher = publisher
         self.settings = settings
-        self.store = None  # the hub's photos object store, opened at start-up
-        self.js = None  # and the JetStream context to read its chunks and write its metas
+        # The hub's photos object store, and JetStream to read its chunks and write its metas.
+        self.store = store
+        self.js = js
         self.audit = AuditLog(publisher, SERVICE)
 
     async def discard(self, notice: PhotoCaptured, ctx: EventContext) -> None:
         """Privacy mode: the photo is not processed, and not kept either. Only
         the notice's own device namespace is ever touched."""
-        if self.store is None:
-            return
         if self._own_upload(notice, ctx):
             await objects.purge_chunks(self.js, PHOTOS.name, notice.upload_id)
         if PHOTO_ID.fullmatch(notice.photo_id):

@@ -1,0 +1,63 @@
+"""The overlay's bus surface: everything it takes from and gives to the bus."""
+
+from __future__ import annotations
+
+from nats.js.api import DeliverPolicy
+from sightline.v1.asr_pb2 import Transcript
+from sightline.v1.display_pb2 import DisplayUpdate
+from sightline.v1.input_pb2 import DeviceInput
+from sightline.v1.translation_pb2 import Translation
+from sightline_runtime import subjects
+from sightline_runtime.consumer import HandlerSpec
+from sightline_runtime.streams import ConsumerSpec
+from sightline_runtime.surface import BusSurface, Publish, Subscribe
+
+SERVICE = "overlay"
+
+# Captions are only worth showing now: a new overlay durable starts at new
+# events instead of replaying a day of finals onto the glasses.
+SURFACE = BusSurface(
+    service=SERVICE,
+    description="lays out text, captions and translations for each device's HUD",
+    subscribes=(
+        Subscribe(
+            HandlerSpec(
+                "device_input",
+                DeviceInput,
+                consumer=ConsumerSpec("overlay-input", subjects.UP_INPUT_ALL, "overlay: text and other inputs to lay out for the HUD"),
+                dedup=True,
+            ),
+            "on_device_input",
+        ),
+        # Partials on core NATS (latest wins, never replayed), finals from JetStream.
+        Subscribe(HandlerSpec("asr_partial", Transcript, subject=subjects.domain_all("asr", "partial")), "on_transcript"),
+        Subscribe(
+            HandlerSpec(
+                "asr_final",
+                Transcript,
+                consumer=ConsumerSpec(
+                    "overlay-asr-finals",
+                    subjects.domain_all("asr", "final"),
+                    "overlay: final transcripts for the caption region",
+                    deliver_policy=DeliverPolicy.NEW,
+                ),
+            ),
+            "on_transcript",
+        ),
+        Subscribe(HandlerSpec("translation_partial", Translation, subject=subjects.domain_all("translation", "partial")), "on_translation"),
+        Subscribe(
+            HandlerSpec(
+                "translation_final",
+                Translation,
+                consumer=ConsumerSpec(
+                    "overlay-translation-finals",
+                    subjects.domain_all("translation", "final"),
+                    "overlay: final translations for the caption region",
+                    deliver_policy=DeliverPolicy.NEW,
+                ),
+            ),
+            "on_translation",
+        ),
+    ),
+    publishes=(Publish(subjects.DOWN_DISPLAY_ALL, DisplayUpdate, description="display updates, latest wins per HUD region"),),
+)

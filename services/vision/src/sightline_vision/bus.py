@@ -1,0 +1,58 @@
+"""The vision service's bus surface: photo notices in, stored photos and
+what vision saw in them out; it owns the photos' retention."""
+
+from __future__ import annotations
+
+from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored, VisionResult
+from sightline_runtime import subjects
+from sightline_runtime.consumer import HandlerSpec
+from sightline_runtime.privacy import Sensor
+from sightline_runtime.streams import DAY, PHOTOS, ConsumerSpec, StreamSpec
+from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Subscribe, UseObjectStore
+
+SERVICE = "vision"
+
+VISION = StreamSpec(
+    name="VISION",
+    subjects=(subjects.domain_all("photo", "stored"), subjects.domain_all("vision", "result")),
+    description="Stored photos and what the vision service saw in them",
+)
+
+SURFACE = BusSurface(
+    service=SERVICE,
+    description="verifies and stores the photos the glasses upload, and announces them",
+    subscribes=(
+        # Notices can arrive twice (an edge re-sends after a crash, days later): the inbox drops copies.
+        # Camera data: while the device's privacy mode is on the guard drops the notice and the photo is deleted.
+        Subscribe(
+            HandlerSpec(
+                "photo_intake",
+                PhotoCaptured,
+                consumer=ConsumerSpec(
+                    "vision-photo-intake",
+                    subjects.UP_PHOTO_ALL,
+                    "vision: photo notices to check against the object store and announce as PhotoStored",
+                ),
+                dedup=True,
+                sensor=Sensor.CAMERA,
+            ),
+            "on_photo_captured",
+            on_privacy_drop="discard",
+        ),
+    ),
+    publishes=(
+        Publish(subjects.domain_all("photo", "stored"), PhotoStored, VISION, description="a verified photo in the object store"),
+        Publish(subjects.domain_all("vision", "result"), VisionResult, VISION, description="what vision saw in a photo"),
+    ),
+    streams=(OwnedStream(VISION),),
+    # vision writes every photo's meta (it verifies the chunks the glasses upload) and deletes photos taken in privacy mode.
+    object_stores=(
+        UseObjectStore(
+            PHOTOS,
+            writes=True,
+            owns=True,
+            ttl_s=lambda settings: settings.photo_retention_days * DAY,
+            max_bytes=lambda settings: settings.photo_store_max_bytes,
+        ),
+    ),
+)
