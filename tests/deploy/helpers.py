@@ -18,6 +18,7 @@ import kubernetes_validate
 import nats
 import pytest
 import yaml
+from sightline_cli.stack import SERVICES  # noqa: F401 - re-exported: the one list of services
 from sightline_runtime.natsserver import nats_server_binary
 
 from tests.conftest import VENV_BIN

@@ -24,6 +24,7 @@ import pytest
 from sightline_cli.main import app
 from sightline_runtime import auth, partitions, streams
 from sightline_runtime.processes import free_port
+from sightline_runtime.surface import load_surface
 from typer.testing import CliRunner
 
 from tests.conftest import VENV_BIN
@@ -135,7 +136,7 @@ def test_command_writes_the_secrets_and_prints_only_paths(generated: Generated, 
         claims = creds_claims(path.read_text())
         assert claims["iss"] == authority.account
         assert claims["name"] == f"service-{service}"
-        wanted = auth.service_permissions(service).claims()
+        wanted = auth.service_permissions(load_surface(service)).claims()
         assert {key: claims["nats"].get(key) for key in wanted} == wanted, service
 
     # The hub: this operator, the SYS account, a full resolver on the JetStream PVC,
@@ -192,7 +193,7 @@ def test_rerun_keeps_valid_credentials_and_replaces_stale_ones(tmp_path: Path) -
     authority = auth.Authority.load_or_create(state / "auth")
     # asr: another deployment's credentials; overlay: outdated permissions; translation: revoked; vision: garbage.
     stranger = auth.Authority.load_or_create(tmp_path / "another-authority")
-    auth.write_secret(out / "asr.creds", stranger.issue("service-asr", auth.service_permissions("asr"))[0])
+    auth.write_secret(out / "asr.creds", stranger.issue("service-asr", auth.service_permissions(load_surface("asr")))[0])
     auth.write_secret(out / "overlay.creds", authority.issue("service-overlay", auth.Permissions(pub_allow=("glasses.>",)))[0])
     auth.write_secret(out / "vision.creds", "not a credentials file\n")
     revoked = auth.creds_public_key(out / "translation.creds")
@@ -202,7 +203,7 @@ def test_rerun_keeps_valid_credentials_and_replaces_stale_ones(tmp_path: Path) -
         assert f"{service}: {out / f'{service}.creds'} (reissued)" in third
         claims = creds_claims((out / f"{service}.creds").read_text())
         assert claims["iss"] == authority.account
-        assert claims["nats"]["pub"] == auth.service_permissions(service).claims()["pub"]
+        assert claims["nats"]["pub"] == auth.service_permissions(load_surface(service)).claims()["pub"]
     assert auth.creds_public_key(out / "translation.creds") != revoked
     for service in ("commerce", "payments"):
         assert (out / f"{service}.creds").read_text() == before[service]

@@ -12,6 +12,7 @@ revocation of devices. Layout under the state dir:
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +59,11 @@ class LocalSecurity:
         auth.ensure_creds(creds.admin(), lambda: authority.issue("admin"))
         auth.ensure_creds(creds.system(), lambda: authority.issue("system", system=True))
         for service in services:
+            # Reissued when the service's declaration changed what it may do.
             permissions = auth.service_permissions(load_surface(service))
-            auth.ensure_creds(creds.service(service), lambda s=service, p=permissions: authority.issue(f"service-{s}", p))
+            path = creds.service(service)
+            if not creds_still_valid(path, authority, permissions):
+                auth.write_secret(path, authority.issue(f"service-{service}", permissions)[0])
         tls.create(self.tls.root)
         self.resolver_dir.mkdir(parents=True, exist_ok=True)
         return authority.server_config(self.resolver_dir)
@@ -69,6 +73,30 @@ class LocalSecurity:
         path = self.creds.director()
         auth.ensure_creds(path, lambda: authority.issue("demo-director", auth.director_permissions(device_id)))
         return path
+
+
+_JWT_IN_CREDS = re.compile(r"-----BEGIN NATS USER JWT-----\s*(\S+)")
+
+
+def _issued_claims(path: Path) -> dict | None:
+    """The user JWT claims of an existing .creds file (None: none readable)."""
+    try:
+        match = _JWT_IN_CREDS.search(path.read_text())
+        return auth.decode_claims(match[1]) if match else None
+    except (OSError, ValueError):  # unreadable or not a JWT: issue a new one
+        return None
+
+
+def creds_still_valid(path: Path, authority: auth.Authority, permissions: auth.Permissions) -> bool:
+    """A service's credentials are kept when this authority's account issued
+    them, they are not revoked and their permissions are today's; so a re-run
+    changes nothing that works, and a release that changes a service's
+    declaration gets new credentials."""
+    claims = _issued_claims(path)
+    if claims is None or claims.get("iss") != authority.account or claims.get("sub") in authority.revocations:
+        return False
+    wanted = permissions.claims()
+    return all(claims.get("nats", {}).get(key) == wanted.get(key) for key in ("pub", "sub", "resp"))
 
 
 async def provision_device(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
@@ -42,7 +41,7 @@ from sightline_runtime.surface import load_surface
 
 from sightline_cli import tls
 from sightline_cli.console import err, fail, out
-from sightline_cli.security import LocalSecurity
+from sightline_cli.security import LocalSecurity, creds_still_valid
 from sightline_cli.stack import SERVICES
 
 app = typer.Typer(help="Kubernetes: NATS authentication and leafnode TLS for the cluster's hub.", no_args_is_help=True)
@@ -59,29 +58,6 @@ CREDS_KEY = "nats.creds"
 LEAF_TLS_NAME = "nats-leaf-tls"
 # A certificate this close to its end is not shipped: the command asks for --force.
 LEAF_CERT_MIN_DAYS = 30
-
-_JWT_IN_CREDS = re.compile(r"-----BEGIN NATS USER JWT-----\s*(\S+)")
-
-
-def _issued_claims(path: Path) -> dict | None:
-    """The user JWT claims of an existing .creds file (None: none readable)."""
-    try:
-        match = _JWT_IN_CREDS.search(path.read_text())
-        return auth.decode_claims(match[1]) if match else None
-    except (OSError, ValueError):  # unreadable or not a JWT: issue a new one
-        return None
-
-
-def _still_valid(path: Path, authority: auth.Authority, permissions: auth.Permissions) -> bool:
-    """A service's credentials are kept when this authority's account issued
-    them, they are not revoked and their permissions are today's; so a re-run
-    changes nothing that works, and a release that changes a service's
-    permissions (its bus surface) gets new credentials."""
-    claims = _issued_claims(path)
-    if claims is None or claims.get("iss") != authority.account or claims.get("sub") in authority.revocations:
-        return False
-    wanted = permissions.claims()
-    return all(claims.get("nats", {}).get(key) == wanted.get(key) for key in ("pub", "sub", "resp"))
 
 
 def _auth_conf(authority: auth.Authority, resolver_dir: str) -> str:
@@ -195,7 +171,7 @@ def k8s_auth(
     for service in SERVICES:
         path = out_dir / f"{service}.creds"
         permissions = auth.service_permissions(load_surface(service))
-        if _still_valid(path, authority, permissions):
+        if creds_still_valid(path, authority, permissions):
             written.append((service, path, "kept"))
             continue
         verb = "reissued" if path.exists() else "written"
