@@ -25,25 +25,27 @@ _sym_db = _symbol_database.Default()
 from sightline.v1 import common_pb2 as sightline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esightline/v1/translation.proto\x12\x0csightline.v1\x1a\x19sightline/v1/common.proto\"k\n\x10TranslatedRegion\x12\x14\n\x0cregion_index\x18\x01 \x01(\r\x12\x13\n\x0bsource_text\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sightline.v1.Box\"\x88\x03\n\x0bTranslation\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x14\n\x0cutterance_id\x18\x03 \x01(\t\x12\x10\n\x08revision\x18\x04 \x01(\r\x12\x10\n\x08is_final\x18\x05 \x01(\x08\x12(\n\x06origin\x18\x06 \x01(\x0e\x32\x18.sightline.v1.TextOrigin\x12\x17\n\x0fsource_language\x18\x07 \x01(\t\x12\x17\n\x0ftarget_language\x18\x08 \x01(\t\x12\x13\n\x0bsource_text\x18\t \x01(\t\x12\x0c\n\x04text\x18\n \x01(\t\x12\x0e\n\x06\x65ngine\x18\x0b \x01(\t\x12\x15\n\rfallback_used\x18\x0c \x01(\x08\x12\x16\n\x0eglossary_terms\x18\r \x03(\t\x12\x10\n\x08photo_id\x18\x0e \x01(\t\x12/\n\x07regions\x18\x0f \x03(\x0b\x32\x1e.sightline.v1.TranslatedRegion\"d\n\rGlossaryEntry\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\t\x12\x13\n\x0btranslation\x18\x04 \x01(\t\"\x90\x01\n\x10TranslateRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x17\n\x0fsource_language\x18\x02 \x01(\t\x12\x17\n\x0ftarget_language\x18\x03 \x01(\t\x12\r\n\x05texts\x18\x04 \x03(\t\x12(\n\x06origin\x18\x05 \x01(\x0e\x32\x18.sightline.v1.TextOrigin\"I\n\x11TranslateResponse\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x15\n\rfallback_used\x18\x03 \x01(\x08*\x84\x01\n\nTextOrigin\x12\x1b\n\x17TEXT_ORIGIN_UNSPECIFIED\x10\x00\x12\x16\n\x12TEXT_ORIGIN_SPEECH\x10\x01\x12\x14\n\x10TEXT_ORIGIN_SIGN\x10\x02\x12\x14\n\x10TEXT_ORIGIN_MENU\x10\x03\x12\x15\n\x11TEXT_ORIGIN_TYPED\x10\x04\x32\x62\n\x12TranslationService\x12L\n\tTranslate\x12\x1e.sightline.v1.TranslateRequest\x1a\x1f.sightline.v1.TranslateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esightline/v1/translation.proto\x12\x0csightline.v1\x1a\x19sightline/v1/common.proto\"k\n\x10TranslatedRegion\x12\x14\n\x0cregion_index\x18\x01 \x01(\r\x12\x13\n\x0bsource_text\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x1e\n\x03\x62ox\x18\x04 \x01(\x0b\x32\x11.sightline.v1.Box\"\xd0\x03\n\x0bTranslation\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x14\n\x0cutterance_id\x18\x03 \x01(\t\x12\x10\n\x08revision\x18\x04 \x01(\r\x12\x10\n\x08is_final\x18\x05 \x01(\x08\x12(\n\x06origin\x18\x06 \x01(\x0e\x32\x18.sightline.v1.TextOrigin\x12\x17\n\x0fsource_language\x18\x07 \x01(\t\x12\x17\n\x0ftarget_language\x18\x08 \x01(\t\x12\x13\n\x0bsource_text\x18\t \x01(\t\x12\x0c\n\x04text\x18\n \x01(\t\x12\x0e\n\x06\x65ngine\x18\x0b \x01(\t\x12\x15\n\rfallback_used\x18\x0c \x01(\x08\x12\x16\n\x0eglossary_terms\x18\r \x03(\t\x12\x10\n\x08photo_id\x18\x0e \x01(\t\x12/\n\x07regions\x18\x0f \x03(\x0b\x32\x1e.sightline.v1.TranslatedRegion\x12/\n\x06status\x18\x10 \x01(\x0e\x32\x1f.sightline.v1.TranslationStatus\x12\x15\n\rstatus_detail\x18\x11 \x01(\t\"d\n\rGlossaryEntry\x12\x17\n\x0fsource_language\x18\x01 \x01(\t\x12\x17\n\x0ftarget_language\x18\x02 \x01(\t\x12\x0c\n\x04term\x18\x03 \x01(\t\x12\x13\n\x0btranslation\x18\x04 \x01(\t\"\x90\x01\n\x10TranslateRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x17\n\x0fsource_language\x18\x02 \x01(\t\x12\x17\n\x0ftarget_language\x18\x03 \x01(\t\x12\r\n\x05texts\x18\x04 \x03(\t\x12(\n\x06origin\x18\x05 \x01(\x0e\x32\x18.sightline.v1.TextOrigin\"I\n\x11TranslateResponse\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x15\n\rfallback_used\x18\x03 \x01(\x08*\x84\x01\n\nTextOrigin\x12\x1b\n\x17TEXT_ORIGIN_UNSPECIFIED\x10\x00\x12\x16\n\x12TEXT_ORIGIN_SPEECH\x10\x01\x12\x14\n\x10TEXT_ORIGIN_SIGN\x10\x02\x12\x14\n\x10TEXT_ORIGIN_MENU\x10\x03\x12\x15\n\x11TEXT_ORIGIN_TYPED\x10\x04*\x95\x01\n\x11TranslationStatus\x12\"\n\x1eTRANSLATION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TRANSLATION_STATUS_OK\x10\x01\x12\x1d\n\x19TRANSLATION_STATUS_FAILED\x10\x02\x12\"\n\x1eTRANSLATION_STATUS_UNSUPPORTED\x10\x03\x32\x62\n\x12TranslationService\x12L\n\tTranslate\x12\x1e.sightline.v1.TranslateRequest\x1a\x1f.sightline.v1.TranslateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sightline.v1.translation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TEXTORIGIN']._serialized_start=904
-  _globals['_TEXTORIGIN']._serialized_end=1036
+  _globals['_TEXTORIGIN']._serialized_start=976
+  _globals['_TEXTORIGIN']._serialized_end=1108
+  _globals['_TRANSLATIONSTATUS']._serialized_start=1111
+  _globals['_TRANSLATIONSTATUS']._serialized_end=1260
   _globals['_TRANSLATEDREGION']._serialized_start=75
   _globals['_TRANSLATEDREGION']._serialized_end=182
   _globals['_TRANSLATION']._serialized_start=185
-  _globals['_TRANSLATION']._serialized_end=577
-  _globals['_GLOSSARYENTRY']._serialized_start=579
-  _globals['_GLOSSARYENTRY']._serialized_end=679
-  _globals['_TRANSLATEREQUEST']._serialized_start=682
-  _globals['_TRANSLATEREQUEST']._serialized_end=826
-  _globals['_TRANSLATERESPONSE']._serialized_start=828
-  _globals['_TRANSLATERESPONSE']._serialized_end=901
-  _globals['_TRANSLATIONSERVICE']._serialized_start=1038
-  _globals['_TRANSLATIONSERVICE']._serialized_end=1136
+  _globals['_TRANSLATION']._serialized_end=649
+  _globals['_GLOSSARYENTRY']._serialized_start=651
+  _globals['_GLOSSARYENTRY']._serialized_end=751
+  _globals['_TRANSLATEREQUEST']._serialized_start=754
+  _globals['_TRANSLATEREQUEST']._serialized_end=898
+  _globals['_TRANSLATERESPONSE']._serialized_start=900
+  _globals['_TRANSLATERESPONSE']._serialized_end=973
+  _globals['_TRANSLATIONSERVICE']._serialized_start=1262
+  _globals['_TRANSLATIONSERVICE']._serialized_end=1360
 # @@protoc_insertion_point(module_scope)

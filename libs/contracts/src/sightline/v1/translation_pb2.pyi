@@ -15,11 +15,22 @@ class TextOrigin(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TEXT_ORIGIN_SIGN: _ClassVar[TextOrigin]
     TEXT_ORIGIN_MENU: _ClassVar[TextOrigin]
     TEXT_ORIGIN_TYPED: _ClassVar[TextOrigin]
+
+class TranslationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSLATION_STATUS_UNSPECIFIED: _ClassVar[TranslationStatus]
+    TRANSLATION_STATUS_OK: _ClassVar[TranslationStatus]
+    TRANSLATION_STATUS_FAILED: _ClassVar[TranslationStatus]
+    TRANSLATION_STATUS_UNSUPPORTED: _ClassVar[TranslationStatus]
 TEXT_ORIGIN_UNSPECIFIED: TextOrigin
 TEXT_ORIGIN_SPEECH: TextOrigin
 TEXT_ORIGIN_SIGN: TextOrigin
 TEXT_ORIGIN_MENU: TextOrigin
 TEXT_ORIGIN_TYPED: TextOrigin
+TRANSLATION_STATUS_UNSPECIFIED: TranslationStatus
+TRANSLATION_STATUS_OK: TranslationStatus
+TRANSLATION_STATUS_FAILED: TranslationStatus
+TRANSLATION_STATUS_UNSUPPORTED: TranslationStatus
 
 class TranslatedRegion(_message.Message):
     __slots__ = ("region_index", "source_text", "text", "box")
@@ -34,7 +45,7 @@ class TranslatedRegion(_message.Message):
     def __init__(self, region_index: _Optional[int] = ..., source_text: _Optional[str] = ..., text: _Optional[str] = ..., box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ...) -> None: ...
 
 class Translation(_message.Message):
-    __slots__ = ("meta", "source_event_id", "utterance_id", "revision", "is_final", "origin", "source_language", "target_language", "source_text", "text", "engine", "fallback_used", "glossary_terms", "photo_id", "regions")
+    __slots__ = ("meta", "source_event_id", "utterance_id", "revision", "is_final", "origin", "source_language", "target_language", "source_text", "text", "engine", "fallback_used", "glossary_terms", "photo_id", "regions", "status", "status_detail")
     META_FIELD_NUMBER: _ClassVar[int]
     SOURCE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     UTTERANCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +61,8 @@ class Translation(_message.Message):
     GLOSSARY_TERMS_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     REGIONS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_DETAIL_FIELD_NUMBER: _ClassVar[int]
     meta: _common_pb2.EventMeta
     source_event_id: str
     utterance_id: str
@@ -65,7 +78,9 @@ class Translation(_message.Message):
     glossary_terms: _containers.RepeatedScalarFieldContainer[str]
     photo_id: str
     regions: _containers.RepeatedCompositeFieldContainer[TranslatedRegion]
-    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., source_event_id: _Optional[str] = ..., utterance_id: _Optional[str] = ..., revision: _Optional[int] = ..., is_final: _Optional[bool] = ..., origin: _Optional[_Union[TextOrigin, str]] = ..., source_language: _Optional[str] = ..., target_language: _Optional[str] = ..., source_text: _Optional[str] = ..., text: _Optional[str] = ..., engine: _Optional[str] = ..., fallback_used: _Optional[bool] = ..., glossary_terms: _Optional[_Iterable[str]] = ..., photo_id: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[TranslatedRegion, _Mapping]]] = ...) -> None: ...
+    status: TranslationStatus
+    status_detail: str
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., source_event_id: _Optional[str] = ..., utterance_id: _Optional[str] = ..., revision: _Optional[int] = ..., is_final: _Optional[bool] = ..., origin: _Optional[_Union[TextOrigin, str]] = ..., source_language: _Optional[str] = ..., target_language: _Optional[str] = ..., source_text: _Optional[str] = ..., text: _Optional[str] = ..., engine: _Optional[str] = ..., fallback_used: _Optional[bool] = ..., glossary_terms: _Optional[_Iterable[str]] = ..., photo_id: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[TranslatedRegion, _Mapping]]] = ..., status: _Optional[_Union[TranslationStatus, str]] = ..., status_detail: _Optional[str] = ...) -> None: ...
 
 class GlossaryEntry(_message.Message):
     __slots__ = ("source_language", "target_language", "term", "translation")
