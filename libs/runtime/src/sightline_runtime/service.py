@@ -41,6 +41,7 @@ from sightline_runtime.http import Readiness, health_routes
 from sightline_runtime.inbox import Inbox, MemoryInbox
 from sightline_runtime.logs import configure_logging
 from sightline_runtime.metrics import ServiceMetrics
+from sightline_runtime.presence import PresenceAnnouncer
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.settings import NatsSettings, ServiceSettings
 from sightline_runtime.streams import AUDIT, PLATFORM_STREAMS, StreamSpec, ensure_bucket, ensure_object_store, ensure_streams
@@ -149,6 +150,9 @@ class Service:
         self._attach_task: asyncio.Task[None] | None = None
         self._grpc = GrpcHealthServer(self.name, settings.grpc_health_port) if settings.grpc_health_port else None
         self._status_task: asyncio.Task[None] | None = None
+        # Presence: what this instance is subscribed to, beaten on presence.<service> (sightline_runtime.presence).
+        self.subscribed: list[str] = []
+        self._presence: PresenceAnnouncer | None = None
         self._server: uvicorn.Server | None = None
         self.app = AsgiFastStream(
             self.broker,
@@ -255,6 +259,7 @@ class Service:
             guarded = self.guard.wrap(spec, handler, self.broker.context)
             for subject in sub.replica_subjects(self.settings, self.instance):
                 self.broker.subscriber(subject, queue=spec.queue or self.name, max_workers=spec.max_workers, title=title)(guarded)
+                self.subscribed.append(subject)
             return
         stream = await self._stream_of(js, spec.consumer.filter_subject)
         if stream is None:
@@ -290,6 +295,7 @@ class Service:
             title=f"{self.name}.{spec.name}",
         )
         subscriber(self.guard.wrap(spec, handler, self.broker.context))
+        self.subscribed.append(consumer.filter_subject)
         return subscriber
 
     async def _attach_pending(self) -> None:
@@ -322,6 +328,7 @@ class Service:
 
         answer.__doc__ = handler.__doc__
         self.broker.subscriber(serve.subject, queue=self.name, title=f"{self.name}.serve.{serve.handler}")(answer)
+        self.subscribed.append(serve.subject)
 
     # --- lifecycle ---
     async def _broker_ok(self) -> bool:
@@ -342,6 +349,9 @@ class Service:
 
     async def _after_startup(self) -> None:
         self._status_task = asyncio.create_task(self._publish_status(), name=f"{self.name}-status")
+        # subscribed is read at each beat: consumers attached later are announced too.
+        self._presence = PresenceAnnouncer(self.broker.connection, self.name, self.instance, self.readiness.evaluate, self.subscribed.copy)
+        self._presence.start()
         if self._pending:
             self._attach_task = asyncio.create_task(self._attach_pending(), name=f"{self.name}-attach")
         log.info("service started", extra={"instance": self.instance, "http_port": self.settings.http_port})
@@ -358,6 +368,8 @@ class Service:
     async def _on_shutdown(self) -> None:
         self.readiness.draining = True
         self.metrics.mark_ready(False)
+        if self._presence is not None:
+            await self._presence.stop()  # one ready=false beat: consumers of presence stop counting on us now
         for task in (self._status_task, self._attach_task):
             if task is not None:
                 task.cancel()
