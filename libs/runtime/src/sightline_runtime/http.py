@@ -24,10 +24,19 @@ class Readiness:
 
     def __init__(self) -> None:
         self.checks: dict[str, Check] = {}
+        # What works only in part, without making the service unready (e.g. a
+        # consumer waiting for a stream its owner has not created yet).
+        self.degraded: dict[str, Callable[[], list[str]]] = {}
         self.draining = False
 
     def add(self, name: str, check: Check) -> None:
         self.checks[name] = check
+
+    def add_degraded(self, name: str, report: Callable[[], list[str]]) -> None:
+        self.degraded[name] = report
+
+    def degradations(self) -> dict[str, list[str]]:
+        return {name: found for name, report in self.degraded.items() if (found := report())}
 
     async def evaluate(self, timeout_s: float = 2.0) -> dict[str, bool]:
         results = {"not_draining": not self.draining}
@@ -56,6 +65,9 @@ def health_routes(service: str, readiness: Readiness, registry: CollectorRegistr
     async def readyz(scope: object) -> AsgiResponse:
         checks = await readiness.evaluate()
         ready = all(checks.values())
-        return _json(200 if ready else 503, {"status": "ready" if ready else "not ready", "service": service, "checks": checks})
+        payload: dict[str, object] = {"status": "ready" if ready else "not ready", "service": service, "checks": checks}
+        if degraded := readiness.degradations():
+            payload["degraded"] = degraded
+        return _json(200 if ready else 503, payload)
 
     return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app(registry))]

@@ -140,7 +140,14 @@ class Service:
         self.publisher = EventPublisher(self.broker, self.name, self.metrics)
         self.readiness = Readiness()
         self.readiness.add("broker", self._broker_ok)
-        self.readiness.add("subscriptions", lambda: self.handlers is not None and not self._pending)
+        self.readiness.add("subscriptions", lambda: self.handlers is not None)
+        # A consumer of a stream another service owns waits for it without making
+        # this service unready: its other handlers work (a rollout of overlay
+        # alone must not stall because asr was never deployed).
+        self.readiness.add_degraded(
+            "waiting_for_streams",
+            lambda: [f"{p.spec.name}: no stream holds {p.spec.consumer.filter_subject} yet" for p in self._pending if p.spec.consumer],
+        )
         self._fixed_directory = directory
         # Built at start-up, whole: the guard (with its directory and inbox) and the handlers.
         self.guard: EventGuard | None = None
