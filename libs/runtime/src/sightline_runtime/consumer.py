@@ -29,6 +29,7 @@ from sightline.v1.device_pb2 import AuditAction, DeviceRecord
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 
 from sightline_runtime import privacy, subjects
+from sightline_runtime.admission import Admission, DeviceRate
 from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected, decode_event
 from sightline_runtime.devices import DeviceDirectory, is_active
@@ -84,6 +85,10 @@ class HandlerSpec(Generic[M]):
     sensor: privacy.Sensor | None = None
     # Called with a sensor event the guard dropped for privacy (e.g. delete a stored photo).
     on_privacy_drop: Callable[[Any, EventContext], Awaitable[None]] | None = None
+    # Per-device admission, checked before decoding (sightline_runtime.admission):
+    # over the rate, core-NATS messages are dropped, JetStream ones delayed or
+    # refused, for that device alone.
+    admission: DeviceRate | None = None
 
     @property
     def subscription_subject(self) -> str:
@@ -156,6 +161,7 @@ class EventGuard:
         self.audit = AuditLog(publisher, service)
         # Microphone drops are audited once per device and privacy period, not per frame.
         self._audited_drops: dict[tuple[str, str, int], None] = {}
+        self.admission = Admission(service, publisher=publisher, registry=metrics.registry, settings=limits)
 
     def wrap(self, spec: HandlerSpec[M], handler: Handler[M], context: ContextRepo) -> Callable[[], Awaitable[None]]:
         """The function faststream subscribes. It takes no parameters: an
@@ -172,6 +178,9 @@ class EventGuard:
         return guarded
 
     async def handle(self, spec: HandlerSpec[M], handler: Handler[M], msg: NatsMessage) -> None:
+        # First, before any work: a device over its rate costs a lookup, not a decode.
+        if spec.admission is not None and not await self.admission.enforce(spec, msg):
+            return
         raw = msg.raw_message
         subject: str = raw.subject
         body: bytes = msg.body if isinstance(msg.body, bytes) else bytes(msg.body)

@@ -55,6 +55,24 @@ class LimitsSettings(_Base):
     # long (sightline_runtime.inbox); it must outlast the longest an edge can
     # hold and re-send an event, which the JetStream 2-minute window does not.
     inbox_ttl_s: float = Field(default=14 * 24 * 3600.0, gt=0)
+    # Per-device admission (sightline_runtime.admission), applied before decoding
+    # to handlers whose HandlerSpec names a rate; 0 per second = no limit.
+    # Audio: real time is 50 frames/s of 20 ms; 1.5x that, with ~1 s at once.
+    admission_audio_per_s: float = Field(default=75.0, ge=0)
+    admission_audio_burst: float = Field(default=75.0, ge=1)
+    # Inputs (taps, commands, confirmations) and photo notices: far above what
+    # a wearer does, with room for what an edge queued while offline.
+    admission_input_per_s: float = Field(default=10.0, ge=0)
+    admission_input_burst: float = Field(default=100.0, ge=1)
+    admission_photo_per_s: float = Field(default=2.0, ge=0)
+    admission_photo_burst: float = Field(default=50.0, ge=1)
+    # JetStream messages over the rate wait (nak with a delay) up to this long;
+    # a device further behind its rate gets the rest refused (dead-lettered).
+    admission_max_delay_s: float = Field(default=60.0, gt=0)
+    # At most one RATE_LIMITED ErrorEvent and log line per device and handler this often.
+    admission_report_interval_s: float = Field(default=5.0, gt=0)
+    # Devices remembered per handler (the least recently seen are forgotten).
+    admission_max_devices: int = Field(default=50_000, gt=0)
 
 
 class LoggingSettings(_Base):
