@@ -1,8 +1,8 @@
 """Service presence: which instances are up, ready, and subscribed to what.
 
 Every Service instance beats a ServicePresence on core NATS
-`presence.<service>` every DEFAULT_INTERVAL_S (one small message per
-second or two per instance: cheap), and once with ready=false when it shuts
+`presence.<service>` every DEFAULT_INTERVAL_S (a few small messages a
+second per instance: cheap), and once with ready=false when it shuts
 down. A tracker listens and answers "does some live, ready instance take
 subject S right now?" with NATS wildcard containment, so a consumer can tell
 that nobody serves a device's audio partition (none running, all crashed, or
@@ -15,7 +15,7 @@ sender's wall clock, so clock skew between hosts does not matter.
 
 Why core NATS and not a KV bucket with a TTL: a beat is only worth anything
 now, a KV write costs a JetStream round trip and storage per beat, and KV
-TTLs expire in whole seconds; a missing beat is noticed within ~1.5 s here.
+TTLs expire in whole seconds; a missing beat is noticed within ~1.2 s here.
 """
 
 from __future__ import annotations
@@ -40,9 +40,12 @@ log = logging.getLogger(__name__)
 
 PREFIX = "presence"
 ALL = f"{PREFIX}.>"
-DEFAULT_INTERVAL_S = 0.5
-# Missed beats before an instance counts as gone: one lost or late beat
-# (a GC pause, a busy loop) must not make a service vanish.
+# 2.5 small messages a second per instance. With EXPIRY_INTERVALS, a crash
+# is noticed 0.8-1.2 s after it (where between two beats it fell), which
+# leaves a consumer room to act within 2 s.
+DEFAULT_INTERVAL_S = 0.4
+# Missed beats before an instance counts as gone: one or two lost or late
+# beats (a GC pause, a busy loop) must not make a service vanish.
 EXPIRY_INTERVALS = 3.0
 # Beats claiming absurd intervals are clamped: a tracker must expire a dead
 # instance in bounded time, and a flood of beats is not a reason to expire sooner.

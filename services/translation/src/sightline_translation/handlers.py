@@ -9,6 +9,11 @@ so a long talk does not flood the error stream) and counted; the
 transcript itself is fine, so it is not dead-lettered. An empty transcript
 is counted and skipped. Text over the length limit is refused (dead
 letter + ErrorEvent, by the runtime's guard).
+
+A final that gets no translation says so on its normal subject, so the
+caption can say so too: a Translation with status UNSUPPORTED (no engine for
+the pair, every time) or FAILED (refused, or every engine failed on the last
+delivery attempt, just before the runtime dead-letters it), empty text.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from google.protobuf.message import DecodeError
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.device_pb2 import DeviceRecord
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
-from sightline.v1.translation_pb2 import TextOrigin, TranslateRequest, TranslateResponse, Translation
+from sightline.v1.translation_pb2 import TextOrigin, TranslateRequest, TranslateResponse, Translation, TranslationStatus
 from sightline_runtime import subjects
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
@@ -147,17 +152,29 @@ class TranslationHandlers:
     async def on_final(self, event: Transcript, ctx: EventContext) -> None:
         """asr.final.<device> (JetStream): always translated, retried on failure."""
         self.partials.finalize((ctx.device_id, event.utterance_id))
-        plan = self._plan(event, ctx, "final")
+        try:
+            plan = self._plan(event, ctx, "final")
+        except EventRejected as rejected:
+            await self._no_translation(event, ctx, None, TranslationStatus.TRANSLATION_STATUS_FAILED, str(rejected))
+            raise
         if plan is None:
             return
         try:
             outcome = await self.translator.translate(ctx.device_id, [event.text], plan.pair, lane=Lane.FINAL, kind="final")
         except UnsupportedPair as err:
             self.metrics.translations.labels("none", "final", "unsupported").inc()
+            await self._no_translation(event, ctx, plan.pair, TranslationStatus.TRANSLATION_STATUS_UNSUPPORTED, str(err))
             await self._report_unsupported(plan, err)
             return
-        # TranslationFailed propagates: the runtime retries with backoff and
-        # dead-letters (with an ErrorEvent) after the last attempt.
+        except Exception as err:
+            # TranslationFailed (or a bug) propagates: the runtime retries with
+            # backoff and dead-letters (with an ErrorEvent) after the last
+            # attempt; that last one first tells the caption it will get nothing.
+            if ctx.delivery_attempt >= self.settings.max_deliver:
+                await self._no_translation(
+                    event, ctx, plan.pair, TranslationStatus.TRANSLATION_STATUS_FAILED, f"{type(err).__name__}: {err}"
+                )
+            raise
         # The event id follows from the transcript's, so a redelivered final
         # is dropped by JetStream's duplicate window instead of shown twice.
         event_id = uuid.uuid5(_EVENT_IDS, f"{ctx.event_id}/{plan.pair.target}").hex
@@ -181,7 +198,38 @@ class TranslationHandlers:
             engine=outcome.engine,
             fallback_used=outcome.fallback_used,
             glossary_terms=outcome.glossary_terms,
+            status=TranslationStatus.TRANSLATION_STATUS_OK,
         )
+
+    async def _no_translation(self, event: Transcript, ctx: EventContext, pair: Pair | None, status: int, detail: str) -> None:
+        """Publish that this final gets no translation (status FAILED or
+        UNSUPPORTED). Never raises: the refusal or failure being handled is what matters."""
+        wanted = event.target_language or (ctx.device.default_target_language if ctx.device is not None else "")
+        if pair is None and not wanted.strip():
+            return  # refused before anyone asked for a translation: the caption expects none
+        source, target = (pair.source, pair.target) if pair is not None else (event.language[:35], wanted[:35])
+        name = TranslationStatus.Name(status).removeprefix("TRANSLATION_STATUS_").lower()
+        # From the transcript's id and the outcome: a redelivered final is not announced twice.
+        event_id = uuid.uuid5(_EVENT_IDS, f"{ctx.event_id}/{target}/{name}").hex
+        translation = Translation(
+            meta=new_meta(ctx.device_id, SERVICE, seq=self.clock.next(ctx.device_id), causation_id=ctx.event_id, event_id=event_id),
+            source_event_id=ctx.event_id,
+            utterance_id=event.utterance_id,
+            revision=event.revision,
+            is_final=True,
+            origin=TextOrigin.TEXT_ORIGIN_SPEECH,
+            source_language=source,
+            target_language=target,
+            source_text=event.text[: self.settings.translation_max_text_chars],
+            status=status,
+            status_detail=detail[:500],
+        )
+        try:
+            await self.publisher.publish(subjects.domain("translation", "final", ctx.device_id), translation, stream=TRANSLATION)
+        except Exception:  # noqa: BLE001 - logged; the caller's refusal or retry goes on regardless
+            self.limited_log.log(
+                logging.ERROR, ("no_translation", name), f"could not publish a {name} translation status", device_id=ctx.device_id
+            )
 
     async def _report_unsupported(self, plan: Plan, err: UnsupportedPair) -> None:
         ctx = plan.ctx
