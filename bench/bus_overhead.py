@@ -73,7 +73,45 @@ async def _floor_js(nc) -> list[float]:
     return samples
 
 
-async def _with_overlay(url: str, one_round, rounds: int) -> None:
+@contextlib.contextmanager
+def _pull_consumers(consumers: list):
+    """Bench-local wiring of sightline_runtime.pull: durables are consumed by
+    PullConsumer (with a ConsumerLease for ordered dedup handlers, so the inbox
+    keeps watermarks) instead of faststream's pull subscriber. Remove once
+    Service wires pull.py itself."""
+    from sightline_runtime.pull import PullConsumer  # noqa: PLC0415
+    from sightline_runtime.service import Service  # noqa: PLC0415
+
+    original = Service._durable
+
+    def durable(self, spec, handler, stream):
+        guard = self.guard
+        lease = guard.inbox.lease(spec.name) if spec.dedup and spec.ordered and guard.inbox is not None else None
+        consumer = PullConsumer(
+            self.broker.connection.jetstream(),
+            stream,
+            spec.consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
+            lambda pulled, spec=spec, handler=handler: guard.handle(spec, handler, pulled),
+            batch=1 if spec.ordered else 16,
+            ordered=spec.ordered,
+            max_workers=spec.max_workers,
+            lease=lease,
+            tracer_provider=self.tracer_provider,
+            title=f"{self.name}.{spec.name}",
+        )
+        consumers.append(consumer)
+        asyncio.get_running_loop().create_task(consumer.start())
+        self.subscribed.append(spec.consumer.filter_subject)
+        return consumer
+
+    Service._durable = durable
+    try:
+        yield consumers
+    finally:
+        Service._durable = original
+
+
+async def _with_overlay(url: str, one_round, rounds: int, *, pull: bool = False) -> None:
     """Run the overlay service in this process and `one_round(glasses, i)` `rounds` times."""
     from sightline_glasses.agent import GlassesAgent  # noqa: PLC0415
     from sightline_overlay.app import create_service  # noqa: PLC0415
@@ -81,21 +119,25 @@ async def _with_overlay(url: str, one_round, rounds: int) -> None:
     from sightline_runtime.devices import DeviceRegistry  # noqa: PLC0415
     from sightline_runtime.processes import free_port  # noqa: PLC0415
 
-    service = create_service(OverlaySettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING"))
-    task = asyncio.create_task(service.serve())
-    while not service.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
+    consumers: list = []
+    with _pull_consumers(consumers) if pull else contextlib.nullcontext():
+        service = create_service(OverlaySettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING"))
+        task = asyncio.create_task(service.serve())
+        while not service.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.02)
     try:
         async with GlassesAgent("bench", url) as glasses:
             await DeviceRegistry(glasses.nc.jetstream()).add("bench")
             for i in range(rounds):
                 await one_round(glasses, i)
     finally:
+        for consumer in consumers:
+            await consumer.stop()
         service.stop()
         await task
 
 
-async def _sightline(url: str) -> list[float]:
+async def _sightline(url: str, *, pull: bool = False) -> list[float]:
     samples = []
 
     async def one_round(glasses, i):
@@ -106,7 +148,7 @@ async def _sightline(url: str) -> list[float]:
         if i >= WARMUP:
             samples.append((time.perf_counter() - t0) * 1000)
 
-    await _with_overlay(url, one_round, WARMUP + N_FLOW)
+    await _with_overlay(url, one_round, WARMUP + N_FLOW, pull=pull)
     return samples
 
 
@@ -194,7 +236,7 @@ def _trace_points() -> list[tuple[type, str, object]]:
     ]
 
 
-async def _traced_sightline(url: str) -> list[tuple[str, str, float]]:
+async def _traced_sightline(url: str, *, pull: bool = False) -> list[tuple[str, str, float]]:
     with _stage_marks(_trace_points()) as marks:
         rounds = []
 
@@ -211,7 +253,7 @@ async def _traced_sightline(url: str) -> list[tuple[str, str, float]]:
             if i >= WARMUP:
                 rounds.append(list(marks))
 
-        await _with_overlay(url, one_round, WARMUP + TRACE_N)
+        await _with_overlay(url, one_round, WARMUP + TRACE_N, pull=pull)
     return _segments(rounds)
 
 

@@ -320,7 +320,16 @@ class EventGuard:
         returns the outcome ("ok" or "duplicate")."""
         if self.inbox is None:
             raise RuntimeError(f"handler {spec.name} has dedup=True but the service opened no inbox")
-        claim = await self.inbox.claim(spec.name, ctx.event_id)
+        meta = getattr(event, "meta", None)
+        # The per-device sequence and the delivery count let a lease-holding inbox
+        # recognise a first-time event without a KV round trip (sightline_runtime.inbox).
+        claim = await self.inbox.claim(
+            spec.name,
+            ctx.event_id,
+            device_id=ctx.device_id,
+            seq=meta.seq if meta is not None else 0,
+            redelivered=ctx.delivery_attempt > 1,
+        )
         if claim.duplicate:
             log.info("duplicate event acknowledged unhandled", extra={"handler": spec.name, "event_id": ctx.event_id})
             return "duplicate"
