@@ -1,7 +1,17 @@
-"""Overlay handlers: turn events into display updates for one device."""
+"""Overlay handlers: turn events into display updates for one device.
+
+Never silent: with a presence tracker (sightline_runtime.presence), the
+caption region of a recently active device says "Captions unavailable"
+within about two seconds of the last speech-recognition instance for its
+audio going away, and clears when one is back; a final whose translation is
+late, cannot come or failed says so in place of the translation. A check
+loop (`start`) drives both: it re-asks presence only when presence changed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -9,18 +19,21 @@ from collections import OrderedDict
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 from sightline.v1.asr_pb2 import Transcript
-from sightline.v1.display_pb2 import DisplayUpdate, HudRegion
+from sightline.v1.device_pb2 import DeviceRecord, HudProfile
+from sightline.v1.display_pb2 import ClearRegion, DisplayUpdate, HudRegion
 from sightline.v1.errors_pb2 import ErrorCode
 from sightline.v1.input_pb2 import DeviceInput
 from sightline.v1.translation_pb2 import TextOrigin, Translation
-from sightline_runtime import subjects
+from sightline_runtime import partitions, subjects
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
-from sightline_runtime.devices import DEFAULT_HUD
+from sightline_runtime.devices import DEFAULT_HUD, DeviceDirectory
 from sightline_runtime.events import HybridClock, new_meta
+from sightline_runtime.logs import RateLimitedLog
 from sightline_runtime.publisher import EventPublisher
 
-from sightline_overlay.domain.captions import CaptionBoard
+from sightline_overlay.domain.availability import CAPTIONS_NOTICE_ID, CAPTIONS_UNAVAILABLE, CaptionAvailability, Presence
+from sightline_overlay.domain.captions import CaptionBoard, caption_region, wants_translation
 from sightline_overlay.domain.hud import region_box
 from sightline_overlay.domain.panel import panel_update
 from sightline_overlay.settings import OverlaySettings
@@ -30,22 +43,97 @@ log = logging.getLogger(__name__)
 
 
 class OverlayHandlers:
-    def __init__(self, publisher: EventPublisher, settings: OverlaySettings, display_updates: Counter) -> None:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        settings: OverlaySettings,
+        display_updates: Counter,
+        *,
+        presence: Presence | None = None,
+        devices: DeviceDirectory | None = None,
+    ) -> None:
         self.publisher = publisher
         self.settings = settings
         self.display_updates = display_updates
         # Latest-wins ordering per (device, region) that survives restarts.
         self.versions = HybridClock()
         self.boards: OrderedDict[str, CaptionBoard] = OrderedDict()
+        # When each device's captions last changed (they fade caption_ttl_ms later).
+        self._changed_at: dict[str, float] = {}
+        # Devices with a final waiting for its translation (checked by the loop).
+        self._waiting: set[str] = set()
+        self.presence = presence
+        self.devices = devices
+        self.availability = (
+            CaptionAvailability(
+                presence,
+                service=settings.caption_speech_service,
+                audio_subject=self._audio_subject,
+                window_s=settings.caption_recent_window_s,
+                max_devices=settings.max_caption_devices,
+            )
+            if presence is not None
+            else None
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.limited_log = RateLimitedLog(log)
 
+    # --- lifecycle of the check loop ---
+    def start(self) -> None:
+        """Run the presence and translation-deadline checks until close()."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._check_forever(), name="overlay-caption-checks")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _check_forever(self) -> None:
+        while True:
+            try:
+                await self.check(time.monotonic())
+            except Exception:
+                # A failed round must not end the checks: the next one may succeed.
+                if self.limited_log.limiter.allow("check")[0]:
+                    log.exception("caption availability check failed")
+            await asyncio.sleep(self.settings.caption_check_interval_s)
+
+    async def check(self, now: float) -> None:
+        """One round: tell devices whose captions became (un)available, and
+        note finals whose translation is late or cannot come."""
+        if self.availability is not None:
+            changes = self.availability.changes(now)
+            if changes:
+                down = sum(1 for _, available in changes if not available)
+                log.info(
+                    "captions unavailable for some devices" if down else "captions available again",
+                    extra={"unavailable": down, "available": len(changes) - down},
+                )
+            for device_id, _ in changes:
+                await self._send_captions(device_id, await self._hud(device_id), now, causation_id="", changed=False)
+        for device_id in list(self._waiting):
+            board = self.boards.get(device_id)
+            if board is None or not board.waiting:
+                self._waiting.discard(device_id)
+                continue
+            if board.check_translations(now, self._translation_available):
+                await self._send_captions(device_id, await self._hud(device_id), now, causation_id="", changed=True)
+            if not board.waiting:
+                self._waiting.discard(device_id)
+
+    # --- events ---
     async def on_device_input(self, event: DeviceInput, ctx: EventContext) -> None:
         """Typed text goes to the panel; other inputs belong to other services."""
+        await self._seen(ctx)
         if event.WhichOneof("input") != "text":
             return
         text = event.text.text
         if not text.strip():
             raise EventRejected(ErrorCode.ERROR_CODE_INVALID, "text input is empty", event_id=ctx.event_id, device_id=ctx.device_id)
-        hud = ctx.device.hud if ctx.device is not None and ctx.device.hud.width_px else DEFAULT_HUD
+        hud = _hud_of(ctx.device)
         update = panel_update(text[: self.settings.max_text_chars], event.text.language, hud, ttl_ms=self.settings.panel_ttl_ms)
         await self.send(ctx.device_id, update, causation_id=ctx.event_id)
 
@@ -53,16 +141,64 @@ class OverlayHandlers:
         """Partial and final transcripts (asr.partial.* / asr.final.*)."""
         if self._stale(event.meta.created_at):
             return
-        if self._board(ctx.device_id).on_transcript(event):
-            await self._send_captions(ctx)
+        now = time.monotonic()
+        await self._seen(ctx, now)
+        board = self._board(ctx.device_id)
+        changed = board.on_transcript(event)
+        if event.is_final and self._wants_translation(event, ctx.device):
+            changed = (
+                board.expect_translation(
+                    event.utterance_id,
+                    deadline=now + self.settings.caption_translation_deadline_s,
+                    subject=ctx.subject,
+                    available=self._translation_available(ctx.subject),
+                )
+                or changed
+            )
+            if board.waiting:
+                self._waiting.add(ctx.device_id)
+        if changed:
+            await self._send_captions(ctx.device_id, _hud_of(ctx.device), now, causation_id=ctx.event_id, changed=True)
 
     async def on_translation(self, event: Translation, ctx: EventContext) -> None:
-        """Speech translations (translation.partial.* / translation.final.*)."""
+        """Speech translations (translation.partial.* / translation.final.*),
+        and finals that say they get none (status FAILED / UNSUPPORTED)."""
         if event.origin != TextOrigin.TEXT_ORIGIN_SPEECH or self._stale(event.meta.created_at):
             return
+        now = time.monotonic()
+        await self._seen(ctx, now)
         if self._board(ctx.device_id).on_translation(event):
-            await self._send_captions(ctx)
+            await self._send_captions(ctx.device_id, _hud_of(ctx.device), now, causation_id=ctx.event_id, changed=True)
 
+    # --- availability ---
+    def _audio_subject(self, device_id: str) -> str:
+        """The subject a speech-recognition instance must take for this device's audio."""
+        count = self.settings.caption_audio_partitions
+        unmapped = subjects.up_audio(device_id)
+        return f"{unmapped}.{partitions.partition_of(device_id, count)}" if count else unmapped
+
+    def _translation_available(self, subject: str) -> bool:
+        if self.presence is None or not self.presence.settled:
+            return True  # not known (yet): the deadline still applies
+        return self.presence.serves(subject, service=self.settings.caption_translation_service)
+
+    def _wants_translation(self, event: Transcript, device: DeviceRecord | None) -> bool:
+        target = event.target_language or (device.default_target_language if device is not None else "")
+        return wants_translation(event.language, target)
+
+    async def _seen(self, ctx: EventContext, now: float | None = None) -> None:
+        """A device is active: if its captions cannot come, it is told at once."""
+        if self.availability is None:
+            return
+        now = time.monotonic() if now is None else now
+        if self.availability.seen(ctx.device_id, now):
+            await self._send_captions(ctx.device_id, _hud_of(ctx.device), now, causation_id=ctx.event_id, changed=False)
+
+    async def _hud(self, device_id: str) -> HudProfile:
+        record = await self.devices.lookup(device_id) if self.devices is not None else None
+        return _hud_of(record)
+
+    # --- display ---
     def _stale(self, created_at: Timestamp) -> bool:
         return created_at.seconds > 0 and time.time() - created_at.ToNanoseconds() / 1e9 > self.settings.caption_max_age_s
 
@@ -70,16 +206,35 @@ class OverlayHandlers:
         board = self.boards.pop(device_id, None) or CaptionBoard()
         self.boards[device_id] = board  # most recently active last
         while len(self.boards) > self.settings.max_caption_devices:
-            self.boards.popitem(last=False)
+            gone, _ = self.boards.popitem(last=False)
+            self._changed_at.pop(gone, None)
+            self._waiting.discard(gone)
         return board
 
-    async def _send_captions(self, ctx: EventContext) -> None:
-        hud = ctx.device.hud if ctx.device is not None and ctx.device.hud.width_px else DEFAULT_HUD
+    async def _send_captions(self, device_id: str, hud: HudProfile, now: float, *, causation_id: str, changed: bool) -> None:
+        """The caption region as it stands: the board's entries (unless they
+        have faded from the HUD already) and the notice when captions cannot
+        come. `changed`: an event just changed the board."""
         box = region_box(HudRegion.HUD_REGION_CAPTION, hud)
-        update = DisplayUpdate(region=HudRegion.HUD_REGION_CAPTION, ttl_ms=self.settings.caption_ttl_ms)
+        board = self.boards.get(device_id)
+        if changed:
+            self._changed_at[device_id] = now
+        ttl_s = self.settings.caption_ttl_ms / 1000
+        fresh = board is not None and (not ttl_s or now - self._changed_at.get(device_id, -ttl_s) < ttl_s)
+        update = DisplayUpdate(region=HudRegion.HUD_REGION_CAPTION)
         update.bounds.CopyFrom(box.rect)
-        update.caption.CopyFrom(self.boards[ctx.device_id].render(box.columns, box.rows))
-        await self.send(ctx.device_id, update, causation_id=ctx.event_id)
+        if self.availability is not None and self.availability.unavailable(device_id):
+            # No ttl: the notice holds as long as its cause does.
+            shown = board if fresh else None
+            update.caption.CopyFrom(caption_region(shown, box.columns, box.rows, notice=CAPTIONS_UNAVAILABLE, notice_id=CAPTIONS_NOTICE_ID))
+        elif fresh:
+            assert board is not None
+            update.ttl_ms = self.settings.caption_ttl_ms
+            update.caption.CopyFrom(caption_region(board, box.columns, box.rows))
+        else:
+            # Captions are back with nothing current to show: empty the region (faded captions stay gone).
+            update.clear.CopyFrom(ClearRegion())
+        await self.send(device_id, update, causation_id=causation_id)
 
     async def send(self, device_id: str, update: DisplayUpdate, *, causation_id: str) -> None:
         version = self.versions.next((device_id, update.region))
@@ -89,3 +244,7 @@ class OverlayHandlers:
         # a glasses that was away gets the next one, never a replay of stale ones.
         await self.publisher.publish(subjects.down_display(device_id), update)
         self.display_updates.labels(HudRegion.Name(update.region).removeprefix("HUD_REGION_").lower()).inc()
+
+
+def _hud_of(record: DeviceRecord | None) -> HudProfile:
+    return record.hud if record is not None and record.hud.width_px else DEFAULT_HUD

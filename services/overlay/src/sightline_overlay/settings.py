@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pydantic import Field
+from sightline_runtime.partitions import AUDIO_PARTITIONS
 from sightline_runtime.settings import ServiceSettings
 
 
@@ -15,3 +16,24 @@ class OverlaySettings(ServiceSettings):
     caption_max_age_s: float = Field(default=30.0, gt=0)
     # Caption state is kept for this many devices (least recently active dropped).
     max_caption_devices: int = Field(default=10_000, gt=0)
+
+    # --- never silent: the caption region says when captions or translations cannot come ---
+    # The services whose presence (sightline_runtime.presence) captions depend on:
+    # speech recognition (subscribed to the device's audio) and translation
+    # (subscribed to the subject the final transcript came on).
+    caption_speech_service: str = "asr"
+    caption_translation_service: str = "translation"
+    # Audio partitions of the hub's subject mapping (sightline_runtime.partitions);
+    # 0 = the hub does not partition audio (devices publish glasses.<d>.up.audio as is).
+    caption_audio_partitions: int = Field(default=AUDIO_PARTITIONS, ge=0)
+    # A final whose translation has not come this long after it says "(translation late)".
+    caption_translation_deadline_s: float = Field(default=1.5, gt=0)
+    # Devices active within this window are told when captions become unavailable
+    # (every device told is told again when they are back).
+    caption_recent_window_s: float = Field(default=900.0, gt=0)
+    # How often presence and translation deadlines are checked (bounds how late a notice is).
+    caption_check_interval_s: float = Field(default=0.2, gt=0, le=1.0)
+
+    @property
+    def caption_presence_services(self) -> tuple[str, ...]:
+        return (self.caption_speech_service, self.caption_translation_service)
