@@ -23,6 +23,19 @@ _SECRET_PATTERNS = (
     # user:password@ in URLs.
     re.compile(r"(?<=://)([^:/@\s]+):([^@\s]+)@"),
 )
+# faststream writes two lines for every message a subscriber takes ("Received",
+# "Processed") at its broker's log_level. Per-message lines are DEBUG: at INFO
+# a flood of audio frames was also a flood of log lines (65,844 a minute), and
+# writing them cost more than shedding the frames (issue 8).
+MESSAGE_LOG_LEVEL = logging.DEBUG
+
+
+def broker_logger(service: str) -> logging.Logger:
+    """The logger a service's broker writes faststream's own lines to; pass
+    it with log_level=MESSAGE_LOG_LEVEL (NatsBroker(logger=..., log_level=...))."""
+    return logging.getLogger(f"sightline.{service}.broker")
+
+
 _SECRET_KEYS = re.compile(r"(?i)(password|secret|token|seed|credential|api[_-]?key|authorization)")
 MASK = "***"
 
@@ -80,7 +93,9 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
-    # Per-message access lines would drown the events that matter.
+    # Per-message access lines would drown the events that matter. faststream's
+    # default access logger; a Service's broker logs to broker_logger() instead,
+    # its per-message lines at MESSAGE_LOG_LEVEL.
     logging.getLogger("faststream.access").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
 
