@@ -208,6 +208,9 @@ class PresenceTracker:
         self._clock = clock
         self._instances: dict[tuple[str, str], Instance] = {}
         self._generation = 0
+        # The earliest time an instance can expire, and the ready subjects per service (both caches).
+        self._next_expiry = float("inf")
+        self._patterns: dict[str | None, tuple[str, ...]] = {}
         self._subs: list[Any] = []
         self.started_at: float | None = None
         self.rejected = 0
@@ -281,19 +284,24 @@ class PresenceTracker:
         )
         old = self._instances.get(key)
         self._instances[key] = new
+        self._next_expiry = min(self._next_expiry, new.expires_at(self.expiry_intervals))
         changed = old is None or (old.ready, old.subjects) != (new.ready, new.subjects)
         if changed:
             self._generation += 1
+            self._patterns.clear()
             log.debug("presence changed", extra={"service": new.service, "instance": new.instance, "ready": new.ready})
         return changed
 
     def _expire(self) -> None:
         now = self._clock()
-        gone = [key for key, inst in self._instances.items() if now > inst.expires_at(self.expiry_intervals)]
-        for key in gone:
-            inst = self._instances.pop(key)
+        if now <= self._next_expiry:
+            return  # nobody can have expired yet: queries stay O(1) between beats
+        gone = [self._instances.pop(key) for key, inst in list(self._instances.items()) if now > inst.expires_at(self.expiry_intervals)]
+        self._next_expiry = min((i.expires_at(self.expiry_intervals) for i in self._instances.values()), default=float("inf"))
+        for inst in gone:
             if inst.ready:
                 self._generation += 1
+                self._patterns.clear()
                 log.info(
                     "presence: instance stopped beating; counted as gone",
                     extra={"service": inst.service, "instance": inst.instance, "silent_s": round(now - inst.seen_at, 2)},
@@ -319,7 +327,13 @@ class PresenceTracker:
 
     def serves(self, subject: str, *, service: str | None = None) -> bool:
         self._expire()
-        return any(i.ready and (service is None or i.service == service) and i.takes(subject) for i in self._instances.values())
+        patterns = self._patterns.get(service)
+        if patterns is None:
+            # What the ready instances of `service` take, once per generation
+            # (a transition re-asks for every active device).
+            ready = (i for i in self._instances.values() if i.ready and (service is None or i.service == service))
+            patterns = self._patterns[service] = tuple(dict.fromkeys(p for i in ready for p in i.subjects))
+        return any(subject_matches(subject, pattern) for pattern in patterns)
 
     def why_not(self, subject: str, *, service: str | None = None) -> str:
         """Why nobody serves `subject`, in words (empty when someone does)."""
