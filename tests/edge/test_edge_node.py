@@ -161,8 +161,8 @@ async def test_up_link_subjects_published_on_the_hub_never_enter_an_edge(hub, hu
             await hub_nc.request("$O.photo_outbox.M.Zm9yZ2Vk", b"{}", timeout=1)
         await asyncio.sleep(1.0)
         assert (await agent.nc.jetstream().stream_info("UPLINK_a")).state.messages == 0
-        assert await agent.edge_link.uplink.backlog() == 0
-        assert await agent.edge_link.outbox.count() == 0
+        assert await agent.link.uplink.backlog() == 0
+        assert await agent.link.outbox.count() == 0
     assert await subject_count(hub_nc.jetstream(), "GLASSES_UP", "glasses.a.up.input") == 5
 
 
@@ -199,7 +199,7 @@ async def test_the_edge_keeps_working_with_no_hub_at_all(tmp_path):
             await agent.send_text("noted offline")
             await agent.send_photo(make_photo(7))
             assert not agent.online
-            assert await agent.edge_link.backlog() == 2
+            assert await agent.link.backlog() == 2
         nc = await nats.connect(edge.url)
         try:
             info = await nc.jetstream().stream_info("UPLINK_a")

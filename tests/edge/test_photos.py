@@ -66,7 +66,7 @@ async def test_the_agent_refuses_a_bad_photo_and_stores_nothing(hub, edge_factor
             await agent.send_photo(make_photo(1), content_type="image/png")
         with pytest.raises(PhotoError, match="invalid photo id"):
             await agent.send_photo(make_photo(1), photo_id="../b/x")
-        assert await agent.edge_link.outbox.count() == 0
+        assert await agent.link.outbox.count() == 0
 
 
 async def test_a_lost_ack_never_stores_a_chunk_twice_and_a_lost_hub_copy_restarts_cleanly(hub, hub_nc):
@@ -115,7 +115,7 @@ async def test_an_upload_cut_midway_resumes_at_the_next_chunk(hub, hub_nc, provi
             progress = await wait_for(lambda: _partial(agent, photo_id), 20, "the upload half way")
             await proxy.cut()
             await asyncio.sleep(1.5)
-            cut_at = await agent.edge_link.outbox.progress(photo_id)
+            cut_at = await agent.link.outbox.progress(photo_id)
             assert 0 < cut_at.next_chunk < -(-len(data) // (64 * 1024)), f"not cut midway: {cut_at}"
             assert cut_at.nuid == progress.nuid
             await proxy.restore()
@@ -130,13 +130,13 @@ async def test_an_upload_cut_midway_resumes_at_the_next_chunk(hub, hub_nc, provi
 
 
 async def _partial(agent: GlassesAgent, photo_id: str) -> Progress | None:
-    progress = await agent.edge_link.outbox.progress(photo_id)
+    progress = await agent.link.outbox.progress(photo_id)
     return progress if progress is not None and progress.next_chunk >= 5 else None
 
 
 async def test_direct_mode_uploads_a_photo_without_an_edge(hub, hub_nc, provision, vision):
     await provision("d")
-    async with GlassesAgent("d", hub.url) as agent:
+    async with GlassesAgent.connect("d", hub.url) as agent:
         photo_id = await agent.send_photo(make_photo(11))
     js = hub_nc.jetstream()
     assert await wait_for(lambda: subject_count(js, "VISION", "photo.stored.d"), 10, "PhotoStored") == 1
@@ -151,9 +151,9 @@ async def test_the_uploader_waits_while_the_hub_has_no_photo_bucket(hub, provisi
     async with GlassesAgent.on_edge(edge) as agent:
         await agent.send_photo(make_photo(12))
         assert not await agent.wait_drained(2)
-        assert await agent.edge_link.outbox.count() == 1
+        assert await agent.link.outbox.count() == 1
         await streams.ensure_object_store(hub_nc.jetstream(), streams.PHOTOS)
-        agent.edge_link.uploader.wake()
+        agent.link.uploader.wake()
         assert await agent.wait_drained(15)
     nc = await nats.connect(hub.url)
     try:

@@ -85,7 +85,7 @@ async def glasses(nats_server):
     # What the hub has for the up-link: the GLASSES_UP stream and the photos bucket.
     await ensure_stream(director.jetstream(), GLASSES_UP)
     await director.jetstream().create_object_store("photos")
-    async with GlassesAgent("demo-t", nats_server.url) as agent, HudServer.for_agent(agent) as hud:
+    async with GlassesAgent.connect("demo-t", nats_server.url) as agent, HudServer.for_agent(agent) as hud:
         yield agent, hud, DemoContext(agent=agent, director=director, base_dir=MEDIA)
     await director.drain()
 

@@ -3,43 +3,45 @@ that publishes the wearer's inputs and receives display updates for its
 own device only. Each input starts a trace; its context rides in the
 message headers, so the whole round trip is one trace.
 
-On an edge node (GlassesAgent.on_edge) it talks only to the glasses' own
-nats-server: inputs and photos go into the edge's outbox and reach the hub
-when the link allows (edge_link), and the status line shows the link and
-the backlog. Without one it is a plain client of the hub (--direct).
+The agent sits on one up-link (sightline_glasses.link): an EdgeLink when the
+glasses run their own nats-server (GlassesAgent.on_edge: inputs and photos
+wait in the edge's outbox until the hub has them, the status line shows the
+link and the backlog), a DirectLink when they are a plain client of the hub
+(GlassesAgent.connect, --direct). Nothing here asks which one it has.
+
+An agent is opened whole, connected and listening:
+
+    async with GlassesAgent.connect("a", url) as agent: ...
+    agent = await GlassesAgent.on_edge(edge)   # ... await agent.close()
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import nats
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
-from sightline.v1.display_pb2 import DisplayUpdate, HudRegion, Status
+from sightline.v1.display_pb2 import DisplayUpdate
 from sightline.v1.input_pb2 import DeviceInput, PrivacyModeRequest, TextInput
 from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_runtime import subjects
-from sightline_runtime.auth import device_inbox_prefix
-from sightline_runtime.events import HybridClock, event_headers, new_meta, now_timestamp
-from sightline_runtime.streams import GLASSES_UP
-from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context, inject_headers
+from sightline_runtime.events import HybridClock, new_meta, now_timestamp
+from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context
 
 from sightline_glasses.audio import AudioUplink, read_wav
+from sightline_glasses.display import DEFAULT_CAPACITY, Display
 from sightline_glasses.edge import EdgeNode
 from sightline_glasses.edge_link import EdgeLink
-from sightline_glasses.hud.layout import default_bounds
 from sightline_glasses.hud_state import HudState
-from sightline_glasses.link_status import LinkState
-from sightline_glasses.photo_upload import Progress, put_chunks
+from sightline_glasses.link import DirectLink, UpLink
+from sightline_glasses.link_status import StatusLine
 from sightline_glasses.photos import PhotoError, check_photo, check_photo_id
 from sightline_glasses.settings import EdgeSettings
 
@@ -51,98 +53,176 @@ class PrivacyModeActive(RuntimeError):
     """The wearer turned privacy mode on: the camera and microphone are off."""
 
 
+T = TypeVar("T")
+
+
+class Opening(Generic[T]):
+    """An agent being opened: `await` it, or `async with` it (closed on exit)."""
+
+    def __init__(self, open_: Callable[[], Awaitable[T]]) -> None:
+        self._open = open_
+        self._opened: T | None = None
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._open().__await__()
+
+    async def connect(self) -> T:
+        # The older spelling, `await GlassesAgent(device, url).connect()`.
+        return await self._open()
+
+    async def __aenter__(self) -> T:
+        self._opened = await self._open()
+        return self._opened
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._opened is not None:
+            await self._opened.close()  # type: ignore[attr-defined]
+
+
 class GlassesAgent:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Transitional: `GlassesAgent(device_id, nats_url, ...)` is an Opening of a
+        # direct agent (the same as GlassesAgent.connect), so it is never half-built.
+        # Remove once every caller spells it GlassesAgent.connect(...).
+        if args and isinstance(args[0], str):
+            return cls.connect(*args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(
         self,
+        link: UpLink,
+        display: Display,
+        status: StatusLine,
+        *,
+        clock: HybridClock,
+        tracer_provider: TracerProvider | None = None,
+        max_update_bytes: int = 1 << 20,
+    ) -> None:
+        """An agent on an open link; use GlassesAgent.connect / on_edge, which open one."""
+        self.link = link
+        self.display = display
+        self.status = status
+        self.device_id = link.device_id
+        self.settings = link.settings
+        self.max_update_bytes = max_update_bytes
+        self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sightline.glasses")
+        self._seq = clock
+
+    # --- opening ---
+    @classmethod
+    def connect(
+        cls,
         device_id: str,
         nats_url: str,
         *,
-        tracer_provider: TracerProvider | None = None,
-        connect_options: dict[str, Any] | None = None,
-        max_update_bytes: int = 1 << 20,
-        connect_timeout_s: float = 10.0,
-        edge: EdgeNode | None = None,
-        settings: EdgeSettings | None = None,
         credentials_file: str | None = None,
-    ) -> None:
-        self.device_id = subjects.check_device_id(device_id)
-        self.nats_url = nats_url
-        self.connect_options = connect_options or {}
-        # Only a direct client authenticates itself; on an edge the edge's leaf link does.
-        self.credentials_file = credentials_file
-        # Camera and microphone off (the wearer's privacy mode); the hub enforces it too.
-        self.privacy_mode = False
-        self.max_update_bytes = max_update_bytes
-        self.connect_timeout_s = connect_timeout_s
-        self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sightline.glasses")
-        self.hud = HudState()
-        self.nc: Client | None = None
-        self._updates: asyncio.Queue[DisplayUpdate] = asyncio.Queue()
-        self._seq = HybridClock()
-        self._sub = None
-        self.online = False
-        # Local views of the display (the HUD page): called with every accepted update.
-        self.display_listeners: list[Callable[[DisplayUpdate], None]] = []
-        # Called with (photo_id, content_type, data) for each photo taken, so labels can be drawn over it.
-        self.photo_listeners: list[Callable[[str, str, bytes], None]] = []
-        # On an edge node: the outbox, photo uploader and link monitor.
-        self.settings = settings or (edge.settings if edge is not None else EdgeSettings())
-        self.edge_link = EdgeLink(edge) if edge is not None else None
-        # Called with the photo id once the hub has a photo (edge mode).
-        self.upload_listeners: list[Callable[[str], None]] = []
+        settings: EdgeSettings | None = None,
+        connect_options: dict[str, Any] | None = None,
+        connect_timeout_s: float = 10.0,
+        **options: Any,
+    ) -> Opening[GlassesAgent]:
+        """Glasses that are a plain client of the hub at `nats_url`."""
+
+        async def open_link(show: Callable[..., Awaitable[None]]) -> UpLink:
+            return await DirectLink.open(
+                device_id,
+                nats_url,
+                settings=settings,
+                credentials_file=credentials_file,
+                connect_options=connect_options,
+                connect_timeout_s=connect_timeout_s,
+            )
+
+        return Opening(lambda: cls._open(subjects.check_device_id(device_id), open_link, **options))
 
     @classmethod
-    def on_edge(cls, edge: EdgeNode, **options: Any) -> GlassesAgent:
-        """An agent that talks only to the glasses' own (started) edge node."""
-        return cls(edge.device_id, edge.url, edge=edge, **options)
+    def on_edge(
+        cls, edge: EdgeNode, *, connect_options: dict[str, Any] | None = None, connect_timeout_s: float = 10.0, **options: Any
+    ) -> Opening[GlassesAgent]:
+        """Glasses that talk only to their own (started) edge node."""
 
-    async def connect(self) -> GlassesAgent:
-        # The first connection is bounded so a wrong URL fails fast; once up,
-        # the link is retried forever (glasses lose Wi-Fi all the time).
-        options = {
-            "max_reconnect_attempts": -1,
-            "connect_timeout": 2,
-            "error_cb": self._on_link_error,
-            "disconnected_cb": self._on_disconnected,
-            "reconnected_cb": self._on_reconnected,
-            # Replies come back under the device's own prefix: the only one its permissions let it read.
-            "inbox_prefix": device_inbox_prefix(self.device_id),
-        } | self.connect_options
-        if self.credentials_file:
-            options["user_credentials"] = self.credentials_file
-        self.nc = await asyncio.wait_for(nats.connect(self.nats_url, name=f"glasses/{self.device_id}", **options), self.connect_timeout_s)
-        self._sub = await self.nc.subscribe(subjects.down_display(self.device_id), cb=self._on_display)
-        if self.edge_link is None:
-            self.online = True
-        else:
-            # The connection is local; online means the edge's leaf link to the hub.
-            await self.edge_link.start(self.nc, show=self._show_status, on_change=self._on_link_change, on_uploaded=self._on_uploaded)
-            self.online = self.edge_link.online
-        return self
+        async def open_link(show: Callable[..., Awaitable[None]]) -> UpLink:
+            return await EdgeLink.open(edge, show=show, connect_options=connect_options, connect_timeout_s=connect_timeout_s)
 
-    # A flaky link is normal for glasses: one line per event, no tracebacks.
-    async def _on_link_error(self, err: Exception) -> None:
-        log.debug("link error: %s", err or type(err).__name__)
+        return Opening(lambda: cls._open(edge.device_id, open_link, **options))
 
-    async def _on_disconnected(self) -> None:
-        self.online = False
-        log.info("link down", extra={"device_id": self.device_id})
-
-    async def _on_reconnected(self) -> None:
-        self.online = True if self.edge_link is None else self.edge_link.online
-        log.info("link up", extra={"device_id": self.device_id})
+    @classmethod
+    async def _open(
+        cls,
+        device_id: str,
+        open_link: Callable[[Callable[..., Awaitable[None]]], Awaitable[UpLink]],
+        *,
+        tracer_provider: TracerProvider | None = None,
+        max_update_bytes: int = 1 << 20,
+        display_capacity: int = DEFAULT_CAPACITY,
+    ) -> GlassesAgent:
+        # The display and the status line exist first: an edge link draws the status from its first poll.
+        clock = HybridClock()
+        display = Display(device_id, capacity=display_capacity)
+        status = StatusLine(device_id, display, producer=PRODUCER, clock=clock)
+        link = await open_link(status.draw)
+        try:
+            agent = cls(link, display, status, clock=clock, tracer_provider=tracer_provider, max_update_bytes=max_update_bytes)
+            await link.nc.subscribe(subjects.down_display(device_id), cb=agent._on_display)
+        except BaseException:
+            await link.close()
+            raise
+        return agent
 
     async def close(self) -> None:
-        if self.edge_link is not None:
-            await self.edge_link.stop()
-        if self.nc is not None and not self.nc.is_closed:
-            await self.nc.drain()
+        await self.link.close()
 
     async def __aenter__(self) -> GlassesAgent:
-        return await self.connect()
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # --- what the link knows ---
+    @property
+    def nc(self) -> Client:
+        """The connection (the hub's, or the edge's): audio frames and the down-link ride it."""
+        return self.link.nc
+
+    @property
+    def online(self) -> bool:
+        return self.link.online
+
+    @property
+    def queued(self) -> int:
+        """Up-link events and photos the hub does not have yet (0 on a direct link)."""
+        return self.link.queued
+
+    async def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until the hub has everything sent so far; False on timeout."""
+        return await self.link.wait_drained(timeout_s)
+
+    @property
+    def edge_link(self) -> UpLink:
+        # Transitional name for tests reaching into the edge's stores (tests/chaos); use .link.
+        return self.link
+
+    # --- the display, for local views ---
+    @property
+    def hud(self) -> HudState:
+        return self.display.hud
+
+    @property
+    def display_listeners(self) -> list[Callable[[DisplayUpdate], None]]:
+        return self.display.listeners
+
+    @property
+    def photo_listeners(self) -> list[Callable[[str, str, bytes], None]]:
+        return self.display.photo_listeners
+
+    @property
+    def upload_listeners(self) -> list[Callable[[str], None]]:
+        """Called with the photo id once the hub has a photo."""
+        return self.link.upload_listeners
+
+    @property
+    def privacy_mode(self) -> bool:
+        return self.status.privacy_mode
 
     # --- up-link ---
     async def send_text(self, text: str, *, language: str = "") -> str:
@@ -150,21 +230,13 @@ class GlassesAgent:
         return await self.send_input(event)
 
     async def send_input(self, event: DeviceInput) -> str:
-        """Store the input in JetStream (deduplicated by its event id)."""
-        assert self.nc is not None, "connect() first"
+        """Send a durable input (deduplicated by its event id); returns the event id."""
         with self.tracer.start_as_current_span(
             f"glasses.input.{event.WhichOneof('input')}",
             kind=SpanKind.PRODUCER,
             attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.event_id": event.meta.event_id},
         ):
-            if self.edge_link is not None:
-                # Into the edge outbox: stored locally now, on the hub when the link allows.
-                await self.edge_link.send(subjects.up_input(self.device_id), event)
-                return event.meta.event_id
-            headers = inject_headers(event_headers(event))
-            await self.nc.jetstream().publish(
-                subjects.up_input(self.device_id), event.SerializeToString(), headers=headers, stream=GLASSES_UP.name
-            )
+            await self.link.send(subjects.up_input(self.device_id), event)
         return event.meta.event_id
 
     # --- privacy ---
@@ -172,14 +244,14 @@ class GlassesAgent:
         """Turn privacy mode on or off: the camera and microphone stop here at
         once, and the request goes up the durable up-link so the hub stops
         processing this device's camera and microphone data too."""
-        self.privacy_mode = enabled
+        self.status.privacy_mode = enabled
         event = DeviceInput(meta=self._meta(), privacy=PrivacyModeRequest(enabled=enabled))
         event_id = await self.send_input(event)
-        await self._redraw_status()
+        await self.status.draw(self.link.state())
         return event_id
 
     def _check_privacy(self, what: str) -> None:
-        if self.privacy_mode:
+        if self.status.privacy_mode:
             raise PrivacyModeActive(f"privacy mode is on: the {what} is off (nothing was captured or sent)")
 
     # --- camera ---
@@ -187,10 +259,9 @@ class GlassesAgent:
         self, data: bytes, *, content_type: str | None = None, photo_id: str | None = None, target_language: str = ""
     ) -> str:
         """Take a photo: check it is a real JPEG/PNG within the limits (else
-        PhotoError), show it locally, and send it up: on an edge node into the
-        outbox (uploaded when the link allows), otherwise straight to the
-        hub's object store. Returns the photo id."""
-        assert self.nc is not None, "connect() first"
+        PhotoError), show it locally, and send it up the link (on an edge
+        node into the outbox, uploaded when the link allows; directly,
+        straight to the hub's object store). Returns the photo id."""
         # Dropped at the edge: a photo taken in privacy mode never exists.
         self._check_privacy("camera")
         photo = check_photo(data, max_bytes=self.settings.photo_max_bytes, max_pixels=self.settings.photo_max_pixels)
@@ -211,62 +282,9 @@ class GlassesAgent:
             kind=SpanKind.PRODUCER,
             attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.photo_id": photo_id, "sightline.event_id": notice.meta.event_id},
         ):
-            if self.edge_link is not None:
-                await self.edge_link.capture(notice, photo.data)
-            else:
-                await self._upload_directly(notice, photo.data)
+            await self.link.capture(notice, photo.data)
         self.photo_taken(photo_id, photo.content_type, photo.data)
         return photo_id
-
-    async def _upload_directly(self, notice: PhotoCaptured, data: bytes) -> None:
-        """Without an edge: chunks first, then the notice naming them, so vision never sees a notice before its photo."""
-        assert self.nc is not None
-        js = self.nc.jetstream()
-
-        async def in_memory(progress: Progress) -> None:
-            return None
-
-        progress = Progress.fresh(self.device_id)
-        chunk_bytes = self.settings.photo_chunk_bytes
-        await put_chunks(js, self.settings.photo_bucket, data, chunk_bytes=chunk_bytes, progress=progress, save=in_memory)
-        notice.upload_id = progress.nuid
-        headers = inject_headers(event_headers(notice))
-        await js.publish(subjects.up_photo(self.device_id), notice.SerializeToString(), headers=headers, stream=GLASSES_UP.name)
-
-    # --- the edge link ---
-    @property
-    def queued(self) -> int:
-        """Up-link events and photos the hub does not have yet (0 without an edge)."""
-        return self.edge_link.queued if self.edge_link is not None else 0
-
-    async def wait_drained(self, timeout_s: float) -> bool:
-        """Wait until the hub has everything this edge queued; False on timeout."""
-        return True if self.edge_link is None else await self.edge_link.wait_drained(timeout_s)
-
-    def _on_link_change(self, state: LinkState) -> None:
-        if state.online != self.online:
-            log.info("hub link %s", "up" if state.online else "down", extra={"device_id": self.device_id, "queued": state.queued})
-        self.online = state.online
-
-    def _on_uploaded(self, notice: PhotoCaptured) -> None:
-        self._notify(self.upload_listeners, notice.photo_id)
-
-    async def _redraw_status(self) -> None:
-        state = LinkState(self.online, self.queued) if self.edge_link is not None else LinkState(True, 0)
-        await self._show_status(state)
-
-    async def _show_status(self, state: LinkState) -> None:
-        """The status line is drawn here, on the glasses: the hub cannot tell them it is unreachable."""
-        update = DisplayUpdate(
-            meta=new_meta(self.device_id, PRODUCER),
-            region=HudRegion.HUD_REGION_STATUS,
-            region_version=self._seq.next("status"),
-            status=Status(online=state.online, queued=state.queued, privacy_mode=self.privacy_mode),
-        )
-        update.bounds.CopyFrom(default_bounds(HudRegion.HUD_REGION_STATUS))
-        if self.hud.accept(update):
-            await self._updates.put(update)
-            self._notify(self.display_listeners, update)
 
     def _meta(self):
         return new_meta(self.device_id, PRODUCER, seq=self._seq.next("input"))
@@ -274,7 +292,6 @@ class GlassesAgent:
     # --- microphone ---
     def audio_uplink(self, *, source_language: str = "en", target_language: str = "", frame_ms: int = 20) -> AudioUplink:
         """A new microphone session (its own stream_id) for sending audio as it is captured."""
-        assert self.nc is not None, "connect() first"
         self._check_privacy("microphone")
         return AudioUplink(
             self.nc, self.device_id, source_language=source_language, target_language=target_language, frame_ms=frame_ms, clock=self._seq
@@ -313,26 +330,19 @@ class GlassesAgent:
             kind=SpanKind.CONSUMER,
             attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.region": update.region},
         ):
-            if self.hud.accept(update):
-                await self._updates.put(update)
-                self._notify(self.display_listeners, update)
+            self.display.show(update)
 
     def photo_taken(self, photo_id: str, content_type: str, data: bytes) -> None:
         """Photo capture calls this so local views can show the photo labels anchor to."""
-        self._notify(self.photo_listeners, photo_id, content_type, data)
-
-    def _notify(self, listeners: list[Callable[..., None]], *args: Any) -> None:
-        # A broken local view must never stop the down-link or the other views.
-        for listener in list(listeners):
-            try:
-                listener(*args)
-            except Exception:
-                log.exception("local listener failed", extra={"device_id": self.device_id})
+        self.display.photo_taken(photo_id, content_type, data)
 
     async def updates(self, idle_timeout_s: float) -> AsyncIterator[DisplayUpdate]:
-        """Display updates as they arrive, until none came for idle_timeout_s."""
-        while True:
-            try:
-                yield await asyncio.wait_for(self._updates.get(), idle_timeout_s)
-            except TimeoutError:
-                return
+        """Display updates as they arrive, until none came for idle_timeout_s.
+        A reader that falls behind gets the newest update of each region
+        (see sightline_glasses.display); display_dropped counts the rest."""
+        while (update := await self.display.pending.get(idle_timeout_s)) is not None:
+            yield update
+
+    @property
+    def display_dropped(self) -> int:
+        return self.display.pending.dropped

@@ -1,5 +1,12 @@
-"""What the agent runs when it sits on an edge node: the durable outbox,
-the photo uploader and the link monitor, all against the local server."""
+"""The up-link through the glasses' own edge node: the durable outbox, the
+photo uploader and the link monitor, all against the local server.
+
+Opened whole (`await EdgeLink.open(edge, show=...)`): the connection, the
+outbox, the photo store, the uploader and the monitor exist before the link
+does, and its background tasks run until close(). Whether the hub is
+reachable, and how much waits for it, is the monitor's last reading of the
+edge (its /leafz and the outbox), the only place it is kept.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from google.protobuf.message import Message
 from nats.aio.client import Client
 from sightline.v1.vision_pb2 import PhotoCaptured
 
+from sightline_glasses.display import notify
 from sightline_glasses.edge import EdgeNode
+from sightline_glasses.link import UpLink, connect_device
 from sightline_glasses.link_status import LinkMonitor, LinkState
 from sightline_glasses.photo_upload import PhotoOutbox, PhotoUploader
 from sightline_glasses.uplink import Uplink
@@ -21,93 +31,117 @@ from sightline_glasses.uplink import Uplink
 log = logging.getLogger(__name__)
 
 
-class EdgeLink:
-    def __init__(self, edge: EdgeNode) -> None:
-        self.edge = edge
-        self.device_id = edge.device_id
-        self.settings = edge.settings
-        self.uplink: Uplink | None = None
-        self.outbox: PhotoOutbox | None = None
-        self.uploader: PhotoUploader | None = None
-        self.monitor: LinkMonitor | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-
-    async def start(
+class EdgeLink(UpLink):
+    def __init__(
         self,
+        edge: EdgeNode,
         nc: Client,
         *,
-        show: Callable[[LinkState], Awaitable[None]],
-        on_change: Callable[[LinkState], None],
-        on_uploaded: Callable[[PhotoCaptured], None],
+        uplink: Uplink,
+        outbox: PhotoOutbox,
+        uploader: PhotoUploader,
+        monitor: LinkMonitor,
+        upload_listeners: list[Callable[[str], None]],
     ) -> None:
-        s = self.settings
-        js = nc.jetstream()
-        self.uplink = Uplink(js, self.device_id, s)
-        await self.uplink.ensure()
-        self.outbox = await PhotoOutbox(js, max_bytes=s.photo_outbox_max_bytes).open()
-        self.uploader = PhotoUploader(
-            js, self.device_id, self.outbox, self.uplink, bucket=s.photo_bucket, chunk_bytes=s.photo_chunk_bytes, on_uploaded=on_uploaded
-        )
-        self.monitor = LinkMonitor(
-            probe_online=self._leaf_up,
-            backlog=self.backlog,
-            show=show,
-            on_change=on_change,
-            poll_s=s.status_poll_s,
-            queue_delay_s=s.status_queue_delay_s,
-            boot_grace_s=s.status_boot_grace_s,
-        )
-        await self.monitor.poll()
+        super().__init__(edge.device_id, nc, edge.settings, upload_listeners=upload_listeners)
+        self.edge = edge
+        self.uplink = uplink
+        self.outbox = outbox
+        self.uploader = uploader
+        self.monitor = monitor
         self._tasks = [
-            asyncio.create_task(self.uploader.run(), name=f"photo-uploader-{self.device_id}"),
-            asyncio.create_task(self.monitor.run(), name=f"link-monitor-{self.device_id}"),
+            asyncio.create_task(uploader.run(), name=f"photo-uploader-{self.device_id}"),
+            asyncio.create_task(monitor.run(), name=f"link-monitor-{self.device_id}"),
         ]
 
-    async def stop(self) -> None:
+    @classmethod
+    async def open(
+        cls,
+        edge: EdgeNode,
+        *,
+        show: Callable[[LinkState], Awaitable[None]],
+        connect_options: dict[str, Any] | None = None,
+        connect_timeout_s: float = 10.0,
+    ) -> EdgeLink:
+        """Connect to the (started) edge node and open its stores; `show` draws the HUD status line."""
+        s = edge.settings
+        # Only the edge's leaf link authenticates to the hub; this connection is local.
+        nc = await connect_device(edge.device_id, edge.url, connect_options=connect_options, timeout_s=connect_timeout_s)
+        try:
+            js = nc.jetstream()
+            uplink = await Uplink.open(js, edge.device_id, s)
+            outbox = await PhotoOutbox.open(js, max_bytes=s.photo_outbox_max_bytes)
+            # The uploader announces to the link's listeners, which exist before either.
+            listeners: list[Callable[[str], None]] = []
+            uploader = PhotoUploader(
+                js,
+                edge.device_id,
+                outbox,
+                uplink,
+                bucket=s.photo_bucket,
+                chunk_bytes=s.photo_chunk_bytes,
+                on_uploaded=lambda notice: notify(listeners, edge.device_id, notice.photo_id),
+            )
+
+            async def backlog() -> int:
+                return await uplink.backlog() + await outbox.count()
+
+            async def leaf_up() -> bool:
+                return await asyncio.to_thread(edge.leaf_up)
+
+            def changed(state: LinkState) -> None:
+                log.info("hub link %s", "up" if state.online else "down", extra={"device_id": edge.device_id, "queued": state.queued})
+
+            monitor = LinkMonitor(
+                probe_online=leaf_up,
+                backlog=backlog,
+                show=show,
+                on_change=changed,
+                poll_s=s.status_poll_s,
+                queue_delay_s=s.status_queue_delay_s,
+                boot_grace_s=s.status_boot_grace_s,
+            )
+            await monitor.poll()
+        except BaseException:
+            await nc.close()
+            raise
+        return cls(edge, nc, uplink=uplink, outbox=outbox, uploader=uploader, monitor=monitor, upload_listeners=listeners)
+
+    async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        if self._tasks:
-            # Bounded: closing the glasses must never hang on a background task.
-            done, stuck = await asyncio.wait(self._tasks, timeout=5.0)
-            for task in done:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    task.result()
-            for task in stuck:
-                log.error("background task did not stop", extra={"task": task.get_name()})
-        self._tasks = []
-
-    async def _leaf_up(self) -> bool:
-        return await asyncio.to_thread(self.edge.leaf_up)
+        # Bounded: closing the glasses must never hang on a background task.
+        done, stuck = await asyncio.wait(self._tasks, timeout=5.0)
+        for task in done:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+        for task in stuck:
+            log.error("background task did not stop", extra={"task": task.get_name()})
+        await super().close()
 
     # --- what the agent does through the edge ---
     async def send(self, subject: str, event: Message) -> None:
-        assert self.uplink is not None, "start() first"
+        # Into the edge outbox: stored locally now, on the hub when the link allows.
         await self.uplink.publish(subject, event)
 
     async def capture(self, notice: PhotoCaptured, data: bytes) -> None:
-        assert self.outbox is not None, "start() first"
-        assert self.uploader is not None, "start() first"
         await self.outbox.add(notice, data)
         self.uploader.wake()
 
-    # --- state ---
-    async def backlog(self) -> int:
-        """Up-link events and photos the hub does not have yet."""
-        assert self.uplink is not None, "start() first"
-        assert self.outbox is not None, "start() first"
-        return await self.uplink.backlog() + await self.outbox.count()
-
+    # --- state, as the monitor last read it ---
     @property
     def online(self) -> bool:
-        return self.monitor is not None and self.monitor.online
+        return self.monitor.online
 
     @property
     def queued(self) -> int:
-        return self.monitor.queued if self.monitor is not None else 0
+        return self.monitor.queued
+
+    async def backlog(self) -> int:
+        """Up-link events and photos the hub does not have yet, read now."""
+        return await self.uplink.backlog() + await self.outbox.count()
 
     async def wait_drained(self, timeout_s: float) -> bool:
-        """Wait until the hub has everything (True) or timeout_s passed (False)."""
-        assert self.monitor is not None
         deadline = time.monotonic() + timeout_s
         while True:
             state = await self.monitor.poll()

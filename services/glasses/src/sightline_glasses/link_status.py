@@ -22,6 +22,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.errors import Error as NatsError
+from sightline.v1.display_pb2 import DisplayUpdate, HudRegion, Status
+from sightline_runtime.events import HybridClock, new_meta
+
+from sightline_glasses.display import Display
+from sightline_glasses.hud.layout import default_bounds
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +118,27 @@ class LinkMonitor:
         with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a cancel a cancel (see photo_upload)
             async with asyncio.timeout(timeout_s):
                 await self.changed.wait()
+
+
+class StatusLine:
+    """The HUD's status region, drawn on the glasses themselves: the hub
+    cannot tell them it is unreachable. Shows the link, the backlog and
+    whether privacy mode is on; the camera and microphone read the same
+    flag, so what the wearer sees is what the glasses do."""
+
+    def __init__(self, device_id: str, display: Display, *, producer: str, clock: HybridClock) -> None:
+        self.device_id = device_id
+        self.display = display
+        self.producer = producer
+        self.clock = clock
+        self.privacy_mode = False
+
+    async def draw(self, state: LinkState) -> None:
+        update = DisplayUpdate(
+            meta=new_meta(self.device_id, self.producer),
+            region=HudRegion.HUD_REGION_STATUS,
+            region_version=self.clock.next("status"),
+            status=Status(online=state.online, queued=state.queued, privacy_mode=self.privacy_mode),
+        )
+        update.bounds.CopyFrom(default_bounds(HudRegion.HUD_REGION_STATUS))
+        self.display.show(update)

@@ -38,6 +38,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, KeyNotFoundError, NoStreamResponseError, NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 from sightline.v1.vision_pb2 import PhotoCaptured
 from sightline_runtime import objects, streams, subjects
 from sightline_runtime.streams import BucketSpec, ObjectStoreSpec
@@ -76,19 +78,20 @@ class Progress:
 
 
 class PhotoOutbox:
-    """The edge-local store of photos waiting to upload."""
+    """The edge-local store of photos waiting to upload: `await PhotoOutbox.open(js, max_bytes=...)`."""
 
-    def __init__(self, js: JetStreamContext, *, max_bytes: int) -> None:
+    def __init__(self, js: JetStreamContext, obs: ObjectStore, progress: KeyValue, *, max_bytes: int) -> None:
         self.js = js
         self.max_bytes = max_bytes
-        self._obs = None
-        self._progress = None
+        self._obs = obs
+        self._progress = progress
 
-    async def open(self) -> PhotoOutbox:
-        spec = ObjectStoreSpec(name=OUTBOX, description="Photos waiting for the link to the hub", ttl_s=None, max_bytes=self.max_bytes)
-        self._obs = await streams.ensure_object_store(self.js, spec)
-        self._progress = await streams.ensure_bucket(self.js, PROGRESS)
-        return self
+    @classmethod
+    async def open(cls, js: JetStreamContext, *, max_bytes: int) -> PhotoOutbox:
+        spec = ObjectStoreSpec(name=OUTBOX, description="Photos waiting for the link to the hub", ttl_s=None, max_bytes=max_bytes)
+        obs = await streams.ensure_object_store(js, spec)
+        progress = await streams.ensure_bucket(js, PROGRESS)
+        return cls(js, obs, progress, max_bytes=max_bytes)
 
     async def add(self, notice: PhotoCaptured, data: bytes) -> None:
         meta = api.ObjectMeta(name=notice.photo_id, headers={NOTICE_HEADER: base64.b64encode(notice.SerializeToString()).decode()})

@@ -37,22 +37,27 @@ class UplinkFull(RuntimeError):
 
 
 class Uplink:
+    """The outbox, opened: `await Uplink.open(js, device_id, settings)`."""
+
     def __init__(self, js: JetStreamContext, device_id: str, settings: EdgeSettings) -> None:
         self.js = js
         self.device_id = device_id
         self.settings = settings
         self.spec = streams.edge_uplink_stream(device_id, max_bytes=settings.uplink_max_bytes)
 
-    async def ensure(self) -> None:
+    @classmethod
+    async def open(cls, js: JetStreamContext, device_id: str, settings: EdgeSettings) -> Uplink:
         """Create (or keep) the outbox and the consumer the hub sources it through."""
-        await streams.ensure_stream(self.js, self.spec)
-        config = streams.edge_uplink_consumer(self.device_id, heartbeat_s=self.settings.uplink_heartbeat_s)
+        uplink = cls(js, device_id, settings)
+        await streams.ensure_stream(js, uplink.spec)
+        config = streams.edge_uplink_consumer(device_id, heartbeat_s=settings.uplink_heartbeat_s)
         try:
-            await self.js.add_consumer(self.spec.name, config)
+            await js.add_consumer(uplink.spec.name, config)
         except BadRequestError as err:
             # An existing consumer keeps its delivery state; a changed setting
             # (say the heartbeat) is not worth resetting it for.
-            log.warning("kept the existing up-link consumer: %s", err.description, extra={"device_id": self.device_id})
+            log.warning("kept the existing up-link consumer: %s", err.description, extra={"device_id": device_id})
+        return uplink
 
     async def publish(self, subject: str, event: Message, *, timeout_s: float = 10.0) -> api.PubAck:
         """Store `event` in the outbox; its event id is the Nats-Msg-Id, so a

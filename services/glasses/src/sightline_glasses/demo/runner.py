@@ -79,8 +79,10 @@ async def play_demo(
     options = {"user_credentials": director_credentials} if director_credentials else {}
     director = await nats.connect(nats_url, name="demo-director", max_reconnect_attempts=-1, **options)
     try:
-        agent = GlassesAgent(device, nats_url, credentials_file=device_credentials)
-        async with agent, HudServer.for_agent(agent, port=hud_port) as hud:
+        async with (
+            GlassesAgent.connect(device, nats_url, credentials_file=device_credentials) as agent,
+            HudServer.for_agent(agent, port=hud_port) as hud,
+        ):
             on_hud(hud.url)
             await DemoRunner(script, DemoContext(agent=agent, director=director, base_dir=script.base_dir)).run()
     finally:

@@ -107,6 +107,7 @@ class HudServer:
         port: int = 0,
         link: Callable[[], bool] = lambda: True,
         album: PhotoAlbum | None = None,
+        stats: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.hud = hud
         self.device_id = device_id
@@ -114,6 +115,9 @@ class HudServer:
         self.port = port
         self.link = link
         self.photos = album or PhotoAlbum()
+        # The agent's display queue (pending, dropped), shown on /state for whoever watches memory.
+        self.stats = stats
+        self._detach: Callable[[], None] = lambda: None
         self._received: dict[int, float] = {}
         self._clients: set[_Client] = set()
         self._closing = asyncio.Event()
@@ -124,9 +128,16 @@ class HudServer:
     @classmethod
     def for_agent(cls, agent: GlassesAgent, **options: Any) -> HudServer:
         """A server showing `agent`'s display: fed by its listeners, its link state polled."""
-        server = cls(agent.hud, device_id=agent.device_id, link=lambda: agent.online, **options)
+        server = cls(agent.hud, device_id=agent.device_id, link=lambda: agent.online, stats=agent.display.stats, **options)
         agent.display_listeners.append(server.publish)
         agent.photo_listeners.append(server.photos.add)
+
+        def detach() -> None:
+            # A stopped page is fed no more (an agent may outlive several of them).
+            agent.display_listeners.remove(server.publish)
+            agent.photo_listeners.remove(server.photos.add)
+
+        server._detach = detach
         return server
 
     # --- feeding ---
@@ -179,7 +190,10 @@ class HudServer:
         return FileResponse(str(STATIC_DIR / "hud.html"), media_type="text/html; charset=utf-8")
 
     async def _state(self, request: Request) -> Response:
-        return JSONResponse(self.snapshot())
+        state = self.snapshot()
+        if self.stats is not None:
+            state["display_queue"] = self.stats()
+        return JSONResponse(state)
 
     async def _photo(self, request: Request) -> Response:
         photo_id = request.path_params["photo_id"]
@@ -250,6 +264,8 @@ class HudServer:
         return self
 
     async def stop(self) -> None:
+        self._detach()
+        self._detach = lambda: None
         self._closing.set()  # ends every open event stream
         for client in self._clients:
             client.wake.set()
