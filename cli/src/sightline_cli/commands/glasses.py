@@ -4,6 +4,10 @@ By default the glasses run as an edge node, as real ones do: their own
 nats-server (a leaf of the hub, store under <state dir>/edge/<device>) that
 keeps inputs and photos while the link is down and sends them when it is
 back. --direct connects straight to the hub instead (quick tests).
+
+Against the local stack, the glasses first wait (--wait, a spinner) for the
+services their inputs need to be ready (sightline_cli.readiness): audio is
+live-only, so speech sent before asr listens would be lost without a word.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +38,10 @@ from sightline_runtime.subjects import InvalidDeviceId, check_device_id
 from sightline_runtime.telemetry import make_tracer_provider
 
 from sightline_cli.console import DEFAULT_STATE, StateDir, connect_hub, err, fail, out, server_url
+from sightline_cli.readiness import ServiceState, needed_services, wait_ready
 from sightline_cli.render import update_json, update_panel
 from sightline_cli.security import LocalSecurity, ensure_source, provision_device
-from sightline_cli.stack import StackInfo
+from sightline_cli.stack import StackInfo, StackNotRunning
 
 
 def glasses(
@@ -73,6 +79,15 @@ def glasses(
     privacy: Annotated[
         str | None, typer.Option("--privacy", help="Turn privacy mode on or off first: camera and microphone stop, on the hub too.")
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Seconds to wait for the local stack's services these inputs need (asr for --say, vision for --photo, "
+            "translation for --to, overlay for all) to be ready; 0 looks once.",
+        ),
+    ] = 60.0,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Run a simulated pair of glasses: send inputs, print the display updates that come back."""
@@ -96,6 +111,10 @@ def glasses(
     settings = EdgeSettings()
     photos = _read_photos(photo or [], settings)
     url, local = server_url(server, state_dir)
+    if local:
+        # Only the local stack says where each service's /readyz is; a remote hub is taken as it is.
+        translate = bool(target_language) and target_language != source_language
+        _wait_for_services(state_dir, needed_services(texts=bool(text), speech=bool(say), translate=translate, photos=bool(photo)), wait)
     edge = None if direct else EdgeOptions(store_dir=edge_store_dir(state_dir, device), leaf_url=_leaf_url(leaf_url, url, local, state_dir))
     access = _access(local, state_dir, creds, tls_ca)
     # The HUD page is for a person watching; --jsonl is for scripts, which get no port opened unasked.
@@ -129,6 +148,48 @@ def glasses(
         )
     if expects_reply and received.updates == 0:
         raise fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
+
+
+def _wait_for_services(state_dir: Path, needs: dict[str, str], timeout_s: float) -> None:
+    """Wait, with a spinner, until the services these inputs need are ready;
+    exit naming the ones that are not (and why) before anything is sent."""
+    if not needs:
+        return
+    started = time.monotonic()
+    waited = False
+    with err.status("checking the stack…") as spinner:
+
+        def on_wait(states: list[ServiceState], elapsed: float) -> None:
+            nonlocal waited
+            waiting = [s for s in states if not s.ready]
+            if not waited:
+                # Also for a log or a pipe, where the spinner does not show.
+                err.print(f"waiting up to {timeout_s:g}s for {'; '.join(s.describe() for s in waiting)}", style="dim", markup=False)
+                waited = True
+            spinner.update(f"waiting for {'; '.join(s.describe() for s in waiting)} · {elapsed:.0f}s of {timeout_s:g}s")
+
+        try:
+            not_ready = asyncio.run(wait_ready(state_dir, list(needs), timeout_s, on_wait=on_wait))
+        except StackNotRunning as exc:
+            raise fail(str(exc)) from None
+    if not not_ready:
+        if waited:
+            err.print(f"{', '.join(needs)} ready after {time.monotonic() - started:.1f}s", style="dim", markup=False)
+        return
+    absent = [s for s in not_ready if not s.may_come]
+    if absent:
+        names = ", ".join(f"{s.service} (for {needs[s.service]})" for s in absent)
+        raise fail(
+            f"not running in this stack: {names}; nothing was sent. Start the stack with "
+            + ("them" if len(absent) > 1 else "it")
+            + " (`sightline up` runs every service)"
+        )
+    logs = ", ".join(s.log_file for s in not_ready if s.log_file)
+    raise fail(
+        f"not ready after {timeout_s:g}s: {'; '.join(s.describe() for s in not_ready)}; nothing was sent"
+        + (f" (logs: {logs})" if logs else "")
+        + ". Try again with a longer --wait, or see `sightline status`"
+    )
 
 
 @dataclass(frozen=True)
@@ -234,15 +295,15 @@ async def _glasses(
             if creds is None and local and access.local_security is not None:
                 creds = await _provision_at_hub(url, device, access.local_security)
             if edge is None:
-                agent = GlassesAgent(device, url, tracer_provider=provider, settings=settings, credentials_file=_str(creds))
+                opening = GlassesAgent.connect(device, url, tracer_provider=provider, settings=settings, credentials_file=_str(creds))
             else:
                 leaf = {"leaf_credentials_file": _str(creds) or settings.leaf_credentials_file}
                 if access.tls_ca is not None:
                     leaf["leaf_tls_ca_file"] = str(access.tls_ca)
                 node = await _start_edge(device, edge, settings.model_copy(update=leaf))
                 running.callback(node.stop)
-                agent = GlassesAgent.on_edge(node, tracer_provider=provider)
-            await running.enter_async_context(agent)
+                opening = GlassesAgent.on_edge(node, tracer_provider=provider)
+            agent = await running.enter_async_context(opening)
             await running.enter_async_context(_hud_page(agent, hud_port, jsonl=jsonl))
             if local and edge is not None and access.local_security is not None:
                 # Now that the edge has its outbox, the hub's source starts at once.
