@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VENV_BIN
-from tests.e2e.test_cli_stack import _all_ready, _stack, _wait_for
+from tests.e2e.test_cli_stack import _all_ready, _pids_with, _stack, _wait_for
 
 SIGHTLINE = str(VENV_BIN / "sightline")
 PHRASE = "Where is the train station?"
@@ -165,3 +165,18 @@ def test_the_glasses_wait_for_a_service_and_go_on_once_it_answers(overlay_only, 
     assert "overlay ready after" in _unwrapped((tmp_path / "err.txt").read_text())
     panels = [json.loads(line).get("panel", {}).get("text", {}).get("lines") for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert ["worth the wait"] in panels
+
+
+def test_a_failing_readiness_check_is_named(tmp_path):
+    """The hub gone under a running overlay: its /readyz fails the broker check and says so."""
+    up, state = _up(tmp_path, "overlay")
+    try:
+        _wait_for(lambda: _all_ready(state), 120, "overlay ready")
+        [hub] = _pids_with(str(state / "nats" / "nats-server.conf"))
+        os.kill(hub, signal.SIGKILL)
+        result = _glasses(state, "--device", "cut-off", "--text", "hi", "--wait", "3")
+    finally:
+        _stop(up)
+    assert result.returncode == 1, result.stderr
+    assert "not ready after 3s: overlay (not ready: failing check broker)" in _unwrapped(result.stderr), result.stderr
+    assert not (state / "edge" / "cut-off").exists()
