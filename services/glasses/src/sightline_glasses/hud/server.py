@@ -117,7 +117,6 @@ class HudServer:
         self.photos = album or PhotoAlbum()
         # The agent's display queue (pending, dropped), shown on /state for whoever watches memory.
         self.stats = stats
-        self._detach: Callable[[], None] = lambda: None
         self._received: dict[int, float] = {}
         self._clients: set[_Client] = set()
         self._closing = asyncio.Event()
@@ -131,13 +130,6 @@ class HudServer:
         server = cls(agent.hud, device_id=agent.device_id, link=lambda: agent.online, stats=agent.display.stats, **options)
         agent.display_listeners.append(server.publish)
         agent.photo_listeners.append(server.photos.add)
-
-        def detach() -> None:
-            # A stopped page is fed no more (an agent may outlive several of them).
-            agent.display_listeners.remove(server.publish)
-            agent.photo_listeners.remove(server.photos.add)
-
-        server._detach = detach
         return server
 
     # --- feeding ---
@@ -264,8 +256,6 @@ class HudServer:
         return self
 
     async def stop(self) -> None:
-        self._detach()
-        self._detach = lambda: None
         self._closing.set()  # ends every open event stream
         for client in self._clients:
             client.wake.set()
