@@ -16,7 +16,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from sightline.v1.audio_pb2 import AudioEncoding, AudioFrame
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.input_pb2 import DeviceInput, TextInput
-from sightline_runtime.admission import AUDIO_FRAMES, INPUTS, PHOTOS, DeviceRate, RateBuckets
+from sightline_runtime.admission import AUDIO_FRAMES, INPUTS, PHOTO_NOTICES, DeviceRate, RateBuckets
 from sightline_runtime.consumer import DLQ_REASON, DLQ_SUBJECT, EventContext, HandlerSpec
 from sightline_runtime.devices import StaticDirectory
 from sightline_runtime.events import event_headers, new_meta
@@ -79,16 +79,16 @@ def test_a_rate_that_admits_nothing_is_refused():
 def test_the_uplink_rates_come_from_settings(monkeypatch):
     for name in ("AUDIO_PER_S", "AUDIO_BURST", "INPUT_PER_S", "INPUT_BURST", "PHOTO_PER_S", "PHOTO_BURST"):
         monkeypatch.delenv(f"SIGHTLINE_ADMISSION_{name}", raising=False)
-    # Defaults: audio is 50 frames/s of 20 ms in real time, admitted at 1.5x with ~1 s at once.
+    # Defaults: audio is 50 frames/s of 20 ms in real time, admitted at 2x with 1 s of that at once.
     defaults = ServiceSettings()
-    assert AUDIO_FRAMES.resolve(defaults) == (75.0, 75.0)
+    assert AUDIO_FRAMES.resolve(defaults) == (100.0, 100.0)
     assert INPUTS.resolve(defaults) == (10.0, 100.0)
-    assert PHOTOS.resolve(defaults) == (2.0, 50.0)
+    assert PHOTO_NOTICES.resolve(defaults) == (2.0, 50.0)
     monkeypatch.setenv("SIGHTLINE_ADMISSION_AUDIO_PER_S", "60")
     monkeypatch.setenv("SIGHTLINE_ADMISSION_PHOTO_BURST", "7")
     tuned = ServiceSettings()
-    assert AUDIO_FRAMES.resolve(tuned) == (60.0, 75.0)
-    assert PHOTOS.resolve(tuned) == (2.0, 7.0)
+    assert AUDIO_FRAMES.resolve(tuned) == (60.0, 100.0)
+    assert PHOTO_NOTICES.resolve(tuned) == (2.0, 7.0)
 
 
 # --- through a Service, against a real nats-server ---

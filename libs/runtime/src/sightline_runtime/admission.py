@@ -74,7 +74,7 @@ class DeviceRate:
 # The up-link's rates, from LimitsSettings (SIGHTLINE_ADMISSION_*).
 AUDIO_FRAMES = DeviceRate("audio frames", lambda s: s.admission_audio_per_s, lambda s: s.admission_audio_burst)
 INPUTS = DeviceRate("inputs", lambda s: s.admission_input_per_s, lambda s: s.admission_input_burst)
-PHOTOS = DeviceRate("photos", lambda s: s.admission_photo_per_s, lambda s: s.admission_photo_burst)
+PHOTO_NOTICES = DeviceRate("photo notices", lambda s: s.admission_photo_per_s, lambda s: s.admission_photo_burst)
 
 
 class RateBuckets:

@@ -57,9 +57,11 @@ class LimitsSettings(_Base):
     inbox_ttl_s: float = Field(default=14 * 24 * 3600.0, gt=0)
     # Per-device admission (sightline_runtime.admission), applied before decoding
     # to handlers whose HandlerSpec names a rate; 0 per second = no limit.
-    # Audio: real time is 50 frames/s of 20 ms; 1.5x that, with ~1 s at once.
-    admission_audio_per_s: float = Field(default=75.0, ge=0)
-    admission_audio_burst: float = Field(default=75.0, ge=1)
+    # Audio: real time is 50 frames/s of 20 ms. Twice that, with 1 s of it at once:
+    # the glasses may send up to 2x real time (AudioUplink speed), as the asr's own
+    # limit in seconds of audio allows.
+    admission_audio_per_s: float = Field(default=100.0, ge=0)
+    admission_audio_burst: float = Field(default=100.0, ge=1)
     # Inputs (taps, commands, confirmations) and photo notices: far above what
     # a wearer does, with room for what an edge queued while offline.
     admission_input_per_s: float = Field(default=10.0, ge=0)
