@@ -104,11 +104,11 @@ async def test_translation_stopped_says_unavailable_at_once_and_its_late_transla
     assert list(_entry(update, utterance).translation.lines) == [UNAVAILABLE], "said with the final itself, not after a deadline"
 
     # Back: the durable consumer resumes where it stopped; the late translation replaces the note.
+    back = time.monotonic()
     async with running(translation_service(hub.url)):
-        back = time.monotonic()
         translated_at, _ = await _translation_of(hud, utterance, final_at, word="tren")
-        assert translated_at - back < 5.0
-        print(f"translation back: the late translation replaced the note {translated_at - back:.2f} s after translation started")
+        assert translated_at - back < 10.0
+        print(f"translation back: the late translation replaced the note {translated_at - back:.2f} s after translation was started")
     await hud.stop()
 
 
