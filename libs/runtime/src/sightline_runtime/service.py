@@ -39,7 +39,7 @@ from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
 from sightline_runtime.health_grpc import GrpcHealthServer
 from sightline_runtime.http import Readiness, health_routes
 from sightline_runtime.inbox import Inbox, MemoryInbox
-from sightline_runtime.logs import configure_logging
+from sightline_runtime.logs import MESSAGE_LOG_LEVEL, broker_logger, configure_logging
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.presence import PresenceAnnouncer
 from sightline_runtime.publisher import EventPublisher
@@ -135,7 +135,9 @@ class Service:
             max_reconnect_attempts=-1,  # a hub restart must not end the service
             # Replies to this service arrive under its own prefix, which only it may read.
             inbox_prefix=service_inbox_prefix(self.name),
-            logger=logging.getLogger(f"sightline.{self.name}.broker"),
+            # faststream logs every message it takes at log_level: DEBUG, or a flood is a flood of lines too.
+            logger=broker_logger(self.name),
+            log_level=MESSAGE_LOG_LEVEL,
         )
         self.publisher = EventPublisher(self.broker, self.name, self.metrics)
         self.readiness = Readiness()

@@ -7,6 +7,7 @@ import re
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.audio_pb2 import AudioFrame
 from sightline_runtime import partitions, subjects
+from sightline_runtime.admission import AUDIO_FRAMES
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.privacy import Sensor
 from sightline_runtime.streams import DAY, StreamSpec
@@ -54,8 +55,14 @@ SURFACE = BusSurface(
         Subscribe(
             # Raw audio is never persisted, not even in a dead letter: refusals keep its size and hash only.
             # Microphone data: the guard drops it while the device's privacy mode is on.
+            # A device past 2x real time is dropped before decoding, for that device alone (docs/admission.md).
             HandlerSpec(
-                "audio_frame", AudioFrame, subject=subjects.UP_AUDIO_ALL, keep_payload_in_dead_letter=False, sensor=Sensor.MICROPHONE
+                "audio_frame",
+                AudioFrame,
+                subject=subjects.UP_AUDIO_ALL,
+                keep_payload_in_dead_letter=False,
+                sensor=Sensor.MICROPHONE,
+                admission=AUDIO_FRAMES,
             ),
             "on_audio_frame",
             # Frames of one device reach one replica: each takes its partitions.

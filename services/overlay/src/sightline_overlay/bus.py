@@ -8,6 +8,7 @@ from sightline.v1.display_pb2 import DisplayUpdate
 from sightline.v1.input_pb2 import DeviceInput
 from sightline.v1.translation_pb2 import Translation
 from sightline_runtime import subjects
+from sightline_runtime.admission import INPUTS
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.streams import ConsumerSpec
 from sightline_runtime.surface import BusSurface, Publish, Subscribe
@@ -26,6 +27,7 @@ SURFACE = BusSurface(
                 DeviceInput,
                 consumer=ConsumerSpec("overlay-input", subjects.UP_INPUT_ALL, "overlay: text and other inputs to lay out for the HUD"),
                 dedup=True,
+                admission=INPUTS,
             ),
             "on_device_input",
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored, VisionResult
 from sightline_runtime import subjects
+from sightline_runtime.admission import PHOTO_NOTICES
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.privacy import Sensor
 from sightline_runtime.streams import DAY, PHOTOS, ConsumerSpec, StreamSpec
@@ -35,6 +36,7 @@ SURFACE = BusSurface(
                 ),
                 dedup=True,
                 sensor=Sensor.CAMERA,
+                admission=PHOTO_NOTICES,
             ),
             "on_photo_captured",
             on_privacy_drop="discard",
