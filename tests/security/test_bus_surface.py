@@ -11,6 +11,7 @@ import asyncio
 from nats.js.api import DeliverPolicy
 from pydantic import Field
 from sightline.v1.input_pb2 import DeviceInput, TextInput
+from sightline.v1.presence_pb2 import ServicePresence
 from sightline_cli.security import provision_device
 from sightline_runtime import auth, subjects
 from sightline_runtime.consumer import EventContext, HandlerSpec
@@ -98,6 +99,9 @@ async def test_a_new_service_gets_streams_consumers_and_permissions_from_its_dec
     await asyncio.sleep(0.3)
     assert heard == ["echo.text.a"], "the undeclared subject must be refused by the hub"
     assert built[0].handled == ["hello"]
+    # Its presence beats are allowed too (every service announces itself on presence.<service>).
+    beat = await admin.subscribe("presence.echo")
+    assert ServicePresence.FromString((await beat.next_msg(timeout=2)).data).service == "echo"
 
 
 async def test_the_refusal_is_the_servers(secure_hub):

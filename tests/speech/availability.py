@@ -13,51 +13,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
 import numpy as np
-from prometheus_client import Counter
 from sightline.v1.display_pb2 import DisplayUpdate, HudRegion
 from sightline_asr import testing
 from sightline_glasses.audio import AudioUplink
-from sightline_overlay.bus import SURFACE
+from sightline_overlay.app import create_service
 from sightline_overlay.domain.availability import CAPTIONS_NOTICE_ID
-from sightline_overlay.handlers import OverlayHandlers
 from sightline_overlay.settings import OverlaySettings
 from sightline_runtime import partitions, subjects
-from sightline_runtime.presence import PresenceTracker
 from sightline_runtime.processes import free_port
-from sightline_runtime.service import Resources, Service
+from sightline_runtime.service import Service
 
 NOTICE = CAPTIONS_NOTICE_ID
 
 
 def overlay_service(url: str, **overrides: object) -> Service:
-    """The overlay as its app.py builds it once it passes presence and the
-    registry to the handlers (the tracker on a connection of its own here:
-    Resources does not carry the service's connection yet)."""
-    settings = OverlaySettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", **overrides)
-
-    async def build(resources: Resources) -> OverlayHandlers:
-        display_updates = Counter(
-            "sightline_overlay_display_updates_total",
-            "Display updates sent to glasses, by HUD region",
-            ["region"],
-            registry=resources.metrics.registry,
-        )
-        nc = await nats.connect(url, name="overlay/presence")
-        presence = await PresenceTracker(nc, services=settings.caption_presence_services).start()
-        handlers = OverlayHandlers(resources.publisher, settings, display_updates, presence=presence, devices=resources.devices)
-        handlers.start()
-
-        async def stop() -> None:
-            await handlers.close()
-            await presence.stop()
-            await nc.close()
-
-        resources.on_shutdown(stop)
-        return handlers
-
-    return Service(SURFACE, settings, build)
+    """The overlay as it runs: its presence tracker opened by the runtime from its bus declaration."""
+    return create_service(OverlaySettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", **overrides))
 
 
 def audio_subject(device_id: str) -> str:

@@ -144,6 +144,8 @@ def service_permissions(surface: BusSurface) -> Permissions:
                     f"errors.{service}.*",
                     f"dlq.{service}.*",
                     "audit.*",
+                    # Presence beats (sightline_runtime.presence): its own subject only.
+                    f"presence.{service}",
                     "$JS.API.>",
                     "$JS.ACK.>",
                     *writes,
@@ -151,7 +153,11 @@ def service_permissions(surface: BusSurface) -> Permissions:
             )
         ),
         pub_deny=("$JS.API.STREAM.DELETE.>",),
-        sub_allow=(*surface.core_subscribe_subjects(), f"{service_inbox_prefix(service)}.>"),
+        sub_allow=(
+            *surface.core_subscribe_subjects(),
+            *(f"presence.{watched}" for watched in surface.watches),
+            f"{service_inbox_prefix(service)}.>",
+        ),
         # Only a service answering requests may publish to their reply subjects.
         responses=bool(surface.serves),
     )

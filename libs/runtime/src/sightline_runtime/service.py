@@ -41,7 +41,7 @@ from sightline_runtime.http import Readiness, health_routes
 from sightline_runtime.inbox import Inbox, MemoryInbox
 from sightline_runtime.logs import MESSAGE_LOG_LEVEL, broker_logger, configure_logging
 from sightline_runtime.metrics import ServiceMetrics
-from sightline_runtime.presence import PresenceAnnouncer
+from sightline_runtime.presence import PresenceAnnouncer, PresenceTracker
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.settings import NatsSettings, ServiceSettings
 from sightline_runtime.streams import AUDIT, PLATFORM_STREAMS, StreamSpec, ensure_bucket, ensure_object_store, ensure_streams
@@ -81,6 +81,8 @@ class Resources:
     js: JetStreamContext | None
     buckets: dict[str, Any] = field(default_factory=dict)
     object_stores: dict[str, Any] = field(default_factory=dict)
+    # Following the presence of the services the surface watches (None: it watches none, or in memory).
+    presence: PresenceTracker | None = None
     shutdown_hooks: list[Hook] = field(default_factory=list)
 
     def on_shutdown(self, hook: Hook) -> Hook:
@@ -213,14 +215,32 @@ class Service:
                 )
             else:
                 stores[use.store.name] = await js.object_store(use.store.name)
+        presence = None
+        if self.surface.watches:
+            # No queue group: every replica hears every beat.
+            presence = await PresenceTracker(self.broker.connection, services=self.surface.watches).start()
         directory = registry if registry is not None else self._fixed_directory
         assert directory is not None
         self.guard = EventGuard(
             self.name, publisher=self.publisher, metrics=self.metrics, directory=directory, limits=self.settings, inbox=inbox
         )
-        return Resources(
-            self.name, self.instance, self.settings, self.publisher, self.metrics, self.readiness, directory, registry, js, buckets, stores
+        resources = Resources(
+            self.name,
+            self.instance,
+            self.settings,
+            self.publisher,
+            self.metrics,
+            self.readiness,
+            directory,
+            registry,
+            js,
+            buckets,
+            stores,
+            presence,
         )
+        if presence is not None:
+            resources.on_shutdown(presence.stop)
+        return resources
 
     async def assemble(self, resources: Resources) -> None:
         """Build the handlers from `resources` and subscribe them (durables whose

@@ -144,6 +144,9 @@ class BusSurface:
     object_stores: tuple[UseObjectStore, ...] = ()
     serves: tuple[Serve, ...] = ()
     calls: tuple[Call, ...] = ()
+    # Services whose presence beats it follows (sightline_runtime.presence):
+    # the runtime opens a tracker of them for the handlers.
+    watches: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

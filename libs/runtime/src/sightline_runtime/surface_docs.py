@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sightline_runtime import auth, privacy, subjects
 from sightline_runtime.streams import PLATFORM_STREAMS, StreamSpec
-from sightline_runtime.surface import BusSurface
+from sightline_runtime.surface import BusSurface, Subscribe
 
 HEADER = """# The bus, service by service
 
@@ -37,44 +37,60 @@ def _stream_row(owner: str, spec: StreamSpec, retention: str) -> str:
     return f"| `{spec.name}` | {owner} | {_code(spec.subjects)} | {retention} | {spec.description} |"
 
 
+Rows = dict[str, dict[str, list[str]]]
+
+
+def _row(rows: Rows, subject: str, event: str) -> dict[str, list[str]]:
+    return rows.setdefault(subject, {"event": [event], "pub": [], "sub": []})
+
+
+def _rpc(request: type, response: type) -> str:
+    return f"{request.DESCRIPTOR.name} → {response.DESCRIPTOR.name}"
+
+
+def _add_publishers(rows: Rows, surface: BusSurface) -> None:
+    for pub in surface.publishes:
+        where = f"{surface.service} → `{pub.stream.name}`" if pub.stream else f"{surface.service} (core)"
+        _row(rows, pub.subject, pub.event.DESCRIPTOR.name)["pub"].append(where)
+    for serve in surface.serves:
+        _row(rows, serve.subject, _rpc(serve.request, serve.response))["sub"].append(f"{surface.service} (serves)")
+    for call in surface.calls:
+        _row(rows, call.subject, _rpc(call.request, call.response))["pub"].append(f"{surface.service} (calls)")
+    # Every instance beats its presence (sightline_runtime.presence).
+    _row(rows, f"presence.{surface.service}", "ServicePresence")["pub"].append(f"{surface.service} (core, every instance)")
+
+
+def _how(sub: Subscribe) -> str:
+    consumer = sub.spec.consumer
+    how = f"durable `{consumer.durable}`" if consumer else "core"
+    if sub.spec.dedup:
+        how += ", dedup"
+    if sub.spec.sensor is not None:
+        how += f", {sub.spec.sensor.value}"
+    return how
+
+
+def _add_subscribers(rows: Rows, surface: BusSurface) -> None:
+    for watched in surface.watches:
+        _row(rows, f"presence.{watched}", "ServicePresence")["sub"].append(f"{surface.service} (presence tracker)")
+    for sub in surface.subscribes:
+        for subject in sub.permitted_subjects:
+            match = next((s for s in rows if subjects.subject_matches(subject, s) or subjects.subject_matches(s, subject)), subject)
+            label = f"{surface.service}.{sub.name} ({_how(sub)})" + (f" on `{subject}`" if subject != match else "")
+            _row(rows, match, sub.spec.message_type.DESCRIPTOR.name)["sub"].append(label)
+    if surface.sensors:
+        # Derived: a service handling sensor data applies privacy requests itself.
+        durable = privacy.privacy_consumer(surface.service).durable
+        _row(rows, subjects.UP_INPUT_ALL, "DeviceInput")["sub"].append(f"{surface.service}.privacy_request (durable `{durable}`, derived)")
+
+
 def subject_table(surfaces: Sequence[BusSurface]) -> list[str]:
     """One row per declared subject: who publishes it, who subscribes it (and how)."""
-    rows: dict[str, dict[str, list[str]]] = {}
+    rows: Rows = {}
     for surface in surfaces:
-        for pub in surface.publishes:
-            where = f"{surface.service} → `{pub.stream.name}`" if pub.stream else f"{surface.service} (core)"
-            rows.setdefault(pub.subject, {"event": [pub.event.DESCRIPTOR.name], "pub": [], "sub": []})["pub"].append(where)
-        for serve in surface.serves:
-            entry = rows.setdefault(
-                serve.subject, {"event": [f"{serve.request.DESCRIPTOR.name} → {serve.response.DESCRIPTOR.name}"], "pub": [], "sub": []}
-            )
-            entry["sub"].append(f"{surface.service} (serves)")
-        for call in surface.calls:
-            entry = rows.setdefault(
-                call.subject, {"event": [f"{call.request.DESCRIPTOR.name} → {call.response.DESCRIPTOR.name}"], "pub": [], "sub": []}
-            )
-            entry["pub"].append(f"{surface.service} (calls)")
+        _add_publishers(rows, surface)
     for surface in surfaces:
-        for sub in surface.subscribes:
-            consumer = sub.spec.consumer
-            how = f"durable `{consumer.durable}`" if consumer else "core"
-            if sub.spec.dedup:
-                how += ", dedup"
-            if sub.spec.sensor is not None:
-                how += f", {sub.spec.sensor.value}"
-            for subject in sub.permitted_subjects:
-                match = next((s for s in rows if subjects.subject_matches(subject, s) or subjects.subject_matches(s, subject)), subject)
-                entry = rows.setdefault(match, {"event": [sub.spec.message_type.DESCRIPTOR.name], "pub": [], "sub": []})
-                label = f"{surface.service}.{sub.name} ({how})"
-                if subject != match:
-                    label += f" on `{subject}`"
-                entry["sub"].append(label)
-        if surface.sensors:
-            # Derived: a service handling sensor data applies privacy requests itself.
-            entry = rows.setdefault(subjects.UP_INPUT_ALL, {"event": ["DeviceInput"], "pub": [], "sub": []})
-            entry["sub"].append(
-                f"{surface.service}.privacy_request (durable `{privacy.privacy_consumer(surface.service).durable}`, derived)"
-            )
+        _add_subscribers(rows, surface)
     lines = ["| subject | event | published by | subscribed by |", "| --- | --- | --- | --- |"]
     for subject in sorted(rows):
         entry = rows[subject]

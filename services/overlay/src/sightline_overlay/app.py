@@ -14,6 +14,9 @@ from sightline_overlay.settings import OverlaySettings
 
 def create_service(settings: OverlaySettings | None = None, **service_options: Any) -> Service:
     settings = settings or OverlaySettings()
+    unwatched = set(settings.caption_presence_services) - set(SURFACE.watches)
+    if unwatched:
+        raise ValueError(f"overlay follows the presence of {SURFACE.watches} only (bus.py), not {sorted(unwatched)}")
 
     async def build(resources: Resources) -> OverlayHandlers:
         display_updates = Counter(
@@ -22,7 +25,12 @@ def create_service(settings: OverlaySettings | None = None, **service_options: A
             ["region"],
             registry=resources.metrics.registry,
         )
-        return OverlayHandlers(resources.publisher, settings, display_updates)
+        handlers = OverlayHandlers(resources.publisher, settings, display_updates, presence=resources.presence, devices=resources.devices)
+        if resources.presence is not None:  # None in memory (TestNatsBroker): no notices there
+            # The loop that tells devices when captions come and go, and when translations are late.
+            handlers.start()
+            resources.on_shutdown(handlers.close)
+        return handlers
 
     return Service(SURFACE, settings, build, **service_options)
 

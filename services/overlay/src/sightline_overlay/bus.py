@@ -62,4 +62,6 @@ SURFACE = BusSurface(
         ),
     ),
     publishes=(Publish(subjects.DOWN_DISPLAY_ALL, DisplayUpdate, description="display updates, latest wins per HUD region"),),
+    # The caption region says so when no asr takes a device's audio, or translation is gone.
+    watches=("asr", "translation"),
 )
