@@ -147,7 +147,13 @@ class PullConsumer:
         self.stats = PullStats()
 
     # --- lifecycle ---
+    @property
+    def started(self) -> bool:
+        return self._running
+
     async def start(self) -> None:
+        if self._running:
+            return
         self._running = True
         self._deliver = self._nc.new_inbox()
         self._sub = await self._nc.subscribe(self._deliver, cb=self._on_message)
@@ -160,6 +166,8 @@ class PullConsumer:
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Stop pulling, let the handlers in progress finish, flush the acks,
         give back what was pulled but not handled, then release the lease."""
+        if not self._running:
+            return
         self._running = False
         self._tasks[0].cancel()
         deadline = time.monotonic() + timeout_s
