@@ -13,7 +13,7 @@ import time
 
 import pytest
 import pytest_asyncio
-from sightline.v1.input_pb2 import DeviceInput, TextInput
+from sightline.v1.input_pb2 import DeviceInput, VoiceIntent
 from sightline_asr.app import create_service as create_asr
 from sightline_cli.stack import SERVICES
 from sightline_runtime.events import event_headers, new_meta
@@ -55,8 +55,8 @@ def _not_notice(update) -> bool:
     return not has_notice(update)
 
 
-async def _text_input(hub_client, device: str, text: str) -> None:
-    event = DeviceInput(meta=new_meta(device, "glasses"), text=TextInput(text=text))
+async def _voice_input(hub_client, device: str, text: str) -> None:
+    event = DeviceInput(meta=new_meta(device, "glasses"), voice_intent=VoiceIntent(transcript=text))
     await hub_client.jetstream().publish(
         f"glasses.{device}.up.input", event.SerializeToString(), headers=event_headers(event), stream=GLASSES_UP.name
     )
@@ -134,9 +134,9 @@ async def test_a_stopped_asr_is_noticed_at_once_and_a_device_first_seen_meanwhil
     assert told_at - stopping_at <= NOTICE_WITHIN_S
     assert huds[newcomer].since(0) == []
 
-    # A device the overlay has not seen: told when it shows up (here: typed text), not before.
+    # A device the overlay has not seen: told when it shows up speaking (a voice command), not before.
     typed_at = time.monotonic()
-    await _text_input(hub_client, newcomer, "hello")
+    await _voice_input(hub_client, newcomer, "hello")
     told_at, update = await huds[newcomer].wait(has_notice, after=typed_at, timeout_s=5)
     assert told_at - typed_at <= NOTICE_WITHIN_S
     assert finals_of(update) == [], "nothing was said: the notice only"
@@ -159,7 +159,7 @@ async def test_a_partition_whose_replica_is_gone_says_so_only_to_its_devices(ove
         assert tracker.why_not(audio_subject(unserved), service="asr").startswith("no asr instance takes")
         at = time.monotonic()
         for device in (served, unserved):
-            await _text_input(hub_client, device, "hi")
+            await _voice_input(hub_client, device, "hi")
         await huds[unserved].wait(has_notice, after=at, timeout_s=NOTICE_WITHIN_S + 1)
         spoken_at = time.monotonic()
         await asyncio.gather(speak(hub_client, served, corpus[3].pcm), speak(hub_client, unserved, corpus[4].pcm))

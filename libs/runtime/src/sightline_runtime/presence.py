@@ -104,6 +104,7 @@ class PresenceAnnouncer:
         self.started_at = now_timestamp()
         self._checks: dict[str, bool] | None = None
         self._evaluated = asyncio.Event()
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._limited_log = RateLimitedLog(log, burst=2, interval_s=60.0)
         self.beats_sent = 0
@@ -118,11 +119,16 @@ class PresenceAnnouncer:
 
     async def stop(self) -> None:
         """Stop beating and say, once, that this instance no longer serves."""
+        # The loops also check the flag: a readiness check (the broker's ping runs
+        # in an anyio cancel scope) can swallow a cancellation, and a stop that
+        # awaited such a task would hang the shutdown.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=2.0)
+            if stuck:
+                log.warning("presence loops did not stop in 2 s; leaving them", extra={"service": self.service})
         self._tasks = []
         await self._send(self.message(ready=False, not_ready=("stopping",)))
         with contextlib.suppress(Exception):
@@ -147,7 +153,7 @@ class PresenceAnnouncer:
         return beat
 
     async def _evaluate_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 self._checks = dict(await self._readiness())
             except Exception:  # noqa: BLE001 - any failing check means not ready, never a dead announcer
@@ -158,7 +164,7 @@ class PresenceAnnouncer:
 
     async def _beat_forever(self) -> None:
         await self._evaluated.wait()  # the first beat already tells the truth
-        while True:
+        while not self._stopping:
             await self._send(self.message())
             await asyncio.sleep(self.interval_s)
 

@@ -13,7 +13,6 @@ handlers finish (graceful_timeout), then the NATS connection drains.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import sys
@@ -399,11 +398,12 @@ class Service:
         self.metrics.mark_ready(False)
         if self._presence is not None:
             await self._presence.stop()  # one ready=false beat: consumers of presence stop counting on us now
-        for task in (self._status_task, self._attach_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [task for task in (self._status_task, self._attach_task) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Bounded: a readiness check inside an anyio cancel scope may swallow the cancel.
+            await asyncio.wait(tasks, timeout=2.0)
         if self._grpc is not None:
             await self._grpc.set_serving(False)
         log.info("service draining")

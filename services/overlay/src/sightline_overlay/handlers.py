@@ -126,8 +126,11 @@ class OverlayHandlers:
 
     # --- events ---
     async def on_device_input(self, event: DeviceInput, ctx: EventContext) -> None:
-        """Typed text goes to the panel; other inputs belong to other services."""
-        await self._seen(ctx)
+        """Typed text goes to the panel; other inputs belong to other services.
+        A spoken command marks the device as one that uses speech (typed text
+        does not: a text-only wearer is never told about captions)."""
+        if event.WhichOneof("input") == "voice_intent":
+            await self._seen(ctx)
         if event.WhichOneof("input") != "text":
             return
         text = event.text.text

@@ -7,8 +7,9 @@ presence tracker answers that (sightline_runtime.presence); this module
 decides which devices to tell, and when:
 
 - only on a transition (available -> unavailable or back), never per beat;
-- a new unavailability is told to devices active recently (seen sending
-  inputs or receiving captions within `window_s`), not to every provisioned
+- a new unavailability is told to devices using speech recently (captions
+  or spoken commands within `window_s`; typed text alone does not count: a
+  text-only wearer is never told about captions), not to every provisioned
   device: a fleet of 10k idle glasses must not get 10k messages for nothing;
 - a device first seen while captions are unavailable is told at once;
 - every device told "unavailable" is told again when captions are back, even
