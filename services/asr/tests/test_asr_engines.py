@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +109,75 @@ def test_silero_hears_speech_and_not_noise(spoken, tmp_path):
     for _, pcm in spoken:
         start, end = testing.speech_bounds(pcm)
         assert speech_share(pcm[int(start * 16000) : int(end * 16000)]) >= 0.7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["moonshine", "pocketsphinx"])
+async def test_two_workers_transcribe_two_utterances_at_once_with_the_results_of_one(kind, spoken):
+    """Moonshine's threads share one ONNX Runtime session, PocketSphinx gets a
+    process each: either way two inferences overlap, and each result is what a
+    lone engine gives (the shared session is safe to run from two threads)."""
+    alone = make_engine(kind)
+    alone.load()
+    audios = [np.concatenate([pcm, pcm]) for _, pcm in spoken]  # ~6 s each: long enough to overlap
+    expected = [alone.transcribe(audio).text for audio in audios]
+    runner = EngineRunner(kind, workers=2)
+    await runner.load()
+    try:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(runner.transcribe(audio) for audio in audios))
+        wall = time.perf_counter() - started
+    finally:
+        runner.close()
+    assert [hyp.text for hyp, _ in results] == expected
+    busy = sum(seconds for _, seconds in results)  # each inference's own time, measured in its worker
+    print(f"{kind}: {len(audios)} inferences, {busy:.2f} s of inference in {wall:.2f} s")
+    # One worker would need at least the sum; two overlap (2 cores here, so about half).
+    assert wall < 0.85 * busy, f"{busy:.2f} s of inference took {wall:.2f} s: the workers did not run at once"
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.slow
+def test_worker_processes_end_when_the_service_is_killed(tmp_path):
+    """SIGKILL the service: its PocketSphinx worker processes must not live on
+    (orphans waiting for work forever, seen after benchmark runs)."""
+    script = tmp_path / "service.py"
+    script.write_text(
+        "import asyncio, time\n"
+        "from sightline_asr.engines.runner import EngineRunner\n"
+        "async def main():\n"
+        "    runner = EngineRunner('pocketsphinx', workers=2)\n"
+        "    await runner.load()\n"
+        "    print('loaded', flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        assert service.stdout.readline().strip() == "loaded"
+        workers = {pid for pid in _children(service.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()}
+        assert len(workers) == 2, "two worker processes, both loaded before load() returned"
+    finally:
+        service.kill()
+        service.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "worker processes outlived their service"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from sightline_asr.segmenter import RATE, CandidateDue, Dropped, Ended, PartialDue, Segmenter, SegmenterConfig, Started
+from sightline_asr.segmenter import RATE, CandidateDue, Dropped, Ended, PartialDue, Segmenter, SegmenterConfig, Started, end_verdict
 from sightline_asr.vad import WINDOW
 
 
@@ -109,3 +109,136 @@ def test_an_endless_monologue_is_cut_into_utterances_of_at_most_twenty_seconds(b
     for before, after in itertools.pairwise(ended):
         if before.reason == "max_length":
             assert after.utterance.start == before.utterance.end
+
+
+# --- adaptive end of utterance ---
+
+CONFIG = SegmenterConfig()
+assert CONFIG.candidate_ms < CONFIG.early_hangover_ms < CONFIG.hangover_ms < CONFIG.late_hangover_ms
+
+
+def feed(segmenter: Segmenter, *parts: np.ndarray, chunk: int = 320) -> list[tuple[int, object]]:
+    """(stream position when it happened, event) for every event."""
+    audio = np.concatenate(parts)
+    happened = []
+    for start in range(0, audio.size, chunk):
+        happened += [(segmenter.position, e) for e in segmenter.push(audio[start : start + chunk])]
+    return happened
+
+
+def events_of(happened: list, kind: type) -> list:
+    return [(at, e) for at, e in happened if isinstance(e, kind)]
+
+
+def ms(samples: int) -> float:
+    return samples * 1000 / RATE
+
+
+def pause_that_ended(happened: list) -> tuple[float, Ended]:
+    """(ms of silence after the last speech when the utterance ended, the event)."""
+    [(at, ended)] = events_of(happened, Ended)
+    return ms(at - ended.utterance.speech_end), ended
+
+
+def candidate_in_pause(segmenter: Segmenter, speech_s: float, pause_s: float) -> CandidateDue:
+    """Speech, then `pause_s` of silence: the candidate that came due in it."""
+    happened = feed(segmenter, quiet(0.5), speech(speech_s), quiet(pause_s))
+    [(_, candidate)] = events_of(happened, CandidateDue)
+    assert not events_of(happened, Ended)
+    return candidate
+
+
+def test_without_a_verdict_a_pause_ends_after_the_plain_hangover():
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    silence_ms, ended = pause_that_ended(feed(segmenter, quiet(0.5), speech(2.0), quiet(1.0)))
+    assert CONFIG.hangover_ms <= silence_ms < CONFIG.hangover_ms + ms(WINDOW)
+    assert ended.reason == "pause"
+
+
+def test_a_complete_sentence_ends_its_pause_after_the_early_hangover():
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    candidate = candidate_in_pause(segmenter, 2.0, 0.13)
+    assert segmenter.judge(candidate.upto, complete=True) == [], "130 ms of pause: not yet the early hangover"
+    silence_ms, ended = pause_that_ended(feed(segmenter, quiet(1.0)))
+    assert CONFIG.early_hangover_ms <= silence_ms < CONFIG.early_hangover_ms + ms(WINDOW), "not the plain hangover"
+    assert ended.reason == "sentence"
+    assert ended.upto == candidate.upto, "the final covers exactly the candidate's audio, so the candidate is the final"
+
+
+def test_a_verdict_that_arrives_after_the_early_hangover_ends_the_utterance_at_once():
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    candidate = candidate_in_pause(segmenter, 2.0, 0.25)  # the candidate took ~150 ms
+    [ended] = segmenter.judge(candidate.upto, complete=True)
+    assert isinstance(ended, Ended)
+    assert (ended.reason, ended.upto) == ("sentence", candidate.upto)
+    assert segmenter.current is None
+    assert not [e for e in segmenter.push(quiet(1.0)) if isinstance(e, Ended)], "one end per utterance"
+
+
+def test_an_unknown_verdict_keeps_the_plain_hangover():
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    candidate = candidate_in_pause(segmenter, 2.0, 0.25)
+    assert segmenter.judge(candidate.upto, complete=None) == []
+    silence_ms, ended = pause_that_ended(feed(segmenter, quiet(1.0)))
+    assert CONFIG.hangover_ms <= silence_ms < CONFIG.hangover_ms + ms(WINDOW)
+    assert ended.reason == "pause"
+
+
+def test_unfinished_text_keeps_the_utterance_open_through_a_longer_pause():
+    # A 400 ms pause ends an utterance without a verdict...
+    plain = run(quiet(0.5), speech(1.5), quiet(0.4), speech(1.5), quiet(1.0))
+    assert len(of(plain, Ended)) == 2
+    # ...but not after "... and the": the speaker is mid-sentence.
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    candidate = candidate_in_pause(segmenter, 1.5, 0.15)
+    assert segmenter.judge(candidate.upto, complete=False) == []
+    [(_, ended)] = events_of(feed(segmenter, quiet(0.25), speech(1.5), quiet(1.0)), Ended)
+    assert ended.utterance.start < candidate.upto < ended.upto, "one utterance across the pause"
+    # The late hangover is a maximum: an unfinished pause still ends.
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    segmenter.judge(candidate_in_pause(segmenter, 1.5, 0.15).upto, complete=False)
+    silence_ms, ended = pause_that_ended(feed(segmenter, quiet(1.0)))
+    assert CONFIG.late_hangover_ms <= silence_ms < CONFIG.late_hangover_ms + ms(WINDOW)
+    assert ended.reason == "pause"
+
+
+def test_a_verdict_holds_for_its_own_pause_only():
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    segmenter.judge(candidate_in_pause(segmenter, 1.0, 0.13).upto, complete=True)
+    # Speech resumes before the early hangover: the verdict is void, and the next
+    # pause (250 ms, under the plain hangover) does not end the utterance.
+    happened = feed(segmenter, speech(1.0), quiet(0.25), speech(1.0), quiet(1.0))
+    [(_, ended)] = events_of(happened, Ended)
+    assert ended.reason == "pause"
+    assert ms(ended.utterance.speech_end - ended.utterance.speech_start) > 3000, "one utterance over all three bursts"
+
+
+def test_a_stale_verdict_is_ignored():
+    segmenter = Segmenter(CONFIG, loudness_probability)
+    candidate = candidate_in_pause(segmenter, 1.0, 0.13)
+    feed(segmenter, speech(0.5))  # the candidate's result comes back after speech resumed
+    assert segmenter.judge(candidate.upto, complete=True) == []
+    happened = feed(segmenter, quiet(0.25), speech(0.5), quiet(1.0))
+    assert len(events_of(happened, Ended)) == 1, "the 250 ms pause did not end it early"
+    assert segmenter.judge(candidate.upto, complete=True) == [], "and after the end there is nothing to judge"
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "end_probability", "verdict"),
+    [
+        ("Excuse me, where is the nearest train station?", "Excuse me, where is the nearest train station?", None, True),
+        ("The museum opens at nine in the morning.", "The museum opens at nine in the morning", None, True),  # same words
+        ("Where are you from?", "where are you from", 0.1, True),  # a preposition may end a sentence
+        ("The museum opens at nine in the morning.", "The museum opens at nine in the", 0.9, True),  # the engine is sure
+        ("The museum opens at nine in the morning.", "The museum opens at nine in the", 0.69, None),  # not sure, not stable
+        ("The museum opens at nine in the morning.", None, None, None),  # one decode and no engine's word
+        ("My phone battery is almost empty", "My phone battery is almost empty", 0.99, None),  # no punctuation: cannot tell
+        ("Excuse me,", "Excuse me,", 0.99, False),
+        ("I would like a cup of coffee and", "I would like a cup of coffee and", None, False),
+        ("We are meeting our friends at the.", "We are meeting our friends at the.", 0.99, False),  # punctuation or not
+        ("Turn left at the second traffic light -", None, None, False),
+        ("", "", None, None),
+    ],
+)
+def test_the_words_before_a_pause_decide_its_length(text, previous, end_probability, verdict):
+    assert end_verdict(text, previous, end_probability, confident=0.7) is verdict

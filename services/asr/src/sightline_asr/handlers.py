@@ -46,6 +46,9 @@ def segmenter_config(settings: AsrSettings) -> SegmenterConfig:
         threshold=settings.asr_vad_threshold,
         release=settings.asr_vad_release,
         hangover_ms=settings.asr_hangover_ms,
+        early_hangover_ms=settings.asr_early_hangover_ms,
+        late_hangover_ms=settings.asr_late_hangover_ms,
+        end_confidence=settings.asr_end_confidence,
         candidate_ms=settings.asr_candidate_ms,
         preroll_ms=settings.asr_preroll_ms,
         min_speech_ms=settings.asr_min_speech_ms,
@@ -70,7 +73,10 @@ class AsrHandlers:
         self.metrics = metrics
         self.config = segmenter_config(settings)
         self.vad: SileroVad | None = None
-        self.scheduler = FairScheduler(workers=1)
+        # As many inferences at once as the runner has workers (app.py builds
+        # the runner; its pool is sized here, before start() loads it).
+        runner.workers = settings.asr_workers
+        self.scheduler = FairScheduler(workers=settings.asr_workers)
         self.streams: OrderedDict[str, DeviceStream] = OrderedDict()
         # Transcript seq: monotonic per device, also across restarts.
         self.clock = HybridClock()

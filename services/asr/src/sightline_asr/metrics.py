@@ -44,8 +44,14 @@ class AsrMetrics:
         )
         self.utterances = Counter(
             "sightline_asr_utterances_total",
-            "Utterances ended, by how (pause, max_length, end_of_stream, idle, dropped)",
+            "Utterances ended, by how (sentence, pause, max_length, end_of_stream, new_stream, idle, evicted, dropped)",
             ["reason"],
+            registry=registry,
+        )
+        self.end_verdicts = Counter(
+            "sightline_asr_end_verdicts_total",
+            "Final candidates judged at a pause: complete (the pause may end sooner), unfinished (later), unknown",
+            ["verdict"],
             registry=registry,
         )
         self.partials_skipped = Counter(

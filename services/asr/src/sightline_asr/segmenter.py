@@ -11,10 +11,19 @@ happened. Positions are sample indices since the stream started.
             the final is ready when the hangover confirms the end)
           past `soft_max` the hangover shortens; at `hard_max` the utterance is
             cut at its least speech-like window of the last 3 s
+
+Adaptive end of utterance: the hangover of a pause depends on what was said
+before it. The caller judges the candidate's text (`judge()`, with
+`end_verdict()`): a complete sentence that two decodes read alike, or that
+the engine is sure ends there, ends the utterance after the short
+`early_hangover`; text that is plainly unfinished ("... and the") waits the
+long `late_hangover`; no verdict (yet) means the plain `hangover`. A verdict
+holds for the pause it was made in only: speech resets it.
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,11 +39,54 @@ def ms_to_samples(ms: float) -> int:
     return round(ms * RATE / 1000)
 
 
+# --- what the words say about the pause after them (English engines) ---
+_SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
+_CONTINUES = re.compile(r"[,;:\-–—]$")
+# Words an English sentence practically never ends with (articles,
+# conjunctions, possessives; not prepositions: "where are you from?"): after
+# them the speaker is mid-sentence, whatever the punctuation says.
+UNFINISHED_LAST_WORDS = frozenset(
+    ["a", "an", "the", "and", "or", "but", "nor", "my", "your", "our", "their", "its", "because", "than", "if", "whether", "i'm", "that's"]
+)
+VERDICT_LABELS = {True: "complete", False: "unfinished", None: "unknown"}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def end_verdict(text: str, previous: str | None, end_probability: float | None = None, *, confident: float = 0.7) -> bool | None:
+    """How a pause after `text` (a final candidate's) should be judged.
+
+    True (complete): it ends with a full stop, question or exclamation mark,
+    not after a word that cannot end a sentence, and either the decode before
+    it (`previous`: the last partial or candidate of the utterance) read the
+    same words, or the engine puts the end there with at least `confident`
+    probability. False (unfinished): it ends with a comma, dash or such a
+    word. None: the words cannot tell (no punctuation, as from PocketSphinx)."""
+    text = text.strip()
+    words = _words(text)
+    if not words:
+        return None
+    if _CONTINUES.search(text) or words[-1] in UNFINISHED_LAST_WORDS:
+        return False
+    if not _SENTENCE_END.search(text):
+        return None
+    stable = previous is not None and _words(previous) == words
+    sure = end_probability is not None and end_probability >= confident
+    return True if stable or sure else None
+
+
 @dataclass(frozen=True)
 class SegmenterConfig:
     threshold: float = 0.5
     release: float = 0.35
     hangover_ms: int = 320
+    # The hangover after a complete sentence / after unfinished text (see
+    # end_verdict; `end_confidence` is its `confident`).
+    early_hangover_ms: int = 192
+    late_hangover_ms: int = 480
+    end_confidence: float = 0.7
     candidate_ms: int = 96
     preroll_ms: int = 256
     min_speech_ms: int = 200
@@ -89,7 +141,7 @@ class CandidateDue:
 class Ended:
     utterance: Utterance
     upto: int  # audio the final covers
-    reason: str  # "pause", "max_length", "end_of_stream"
+    reason: str  # "sentence" (a pause after a complete sentence), "pause", "max_length", "end_of_stream"
 
 
 @dataclass(frozen=True)
@@ -111,6 +163,9 @@ class Segmenter:
         self.silence = 0  # samples of non-speech since the last speech window
         self.count = 0
         self._hangover = ms_to_samples(config.hangover_ms)
+        self._early_hangover = ms_to_samples(config.early_hangover_ms)
+        self._late_hangover = ms_to_samples(config.late_hangover_ms)
+        self._pause_hangover = self._hangover  # this pause's, once judged
         self._soft_hangover = ms_to_samples(config.soft_hangover_ms)
         self._candidate = ms_to_samples(config.candidate_ms)
         self._interval = ms_to_samples(config.partial_interval_ms)
@@ -124,6 +179,29 @@ class Segmenter:
             self._window(data[offset : offset + WINDOW], events)
         self.pending = data[full:].copy()
         return events
+
+    def judge(self, upto: int, *, complete: bool | None) -> list[Event]:
+        """The text of the utterance in progress up to `upto` (a candidate's
+        audio) is a complete sentence (True), plainly unfinished (False) or
+        neither (None). Applies only while the pause that candidate was made
+        in lasts; ends the utterance at once when that pause is already longer
+        than the hangover the verdict sets."""
+        utt = self.current
+        if utt is None or self.silence == 0 or utt.speech_end + self._candidate != upto:
+            return []  # speech resumed (or the utterance ended): the verdict is stale
+        self._pause_hangover = {True: self._early_hangover, False: self._late_hangover, None: self._hangover}[complete]
+        events: list[Event] = []
+        if self.silence >= self._hangover_now(utt):
+            self._close(utt, upto, self._pause_reason(), events)
+        return events
+
+    def _pause_reason(self) -> str:
+        return "sentence" if self._pause_hangover == self._early_hangover < self._hangover else "pause"
+
+    def _hangover_now(self, utt: Utterance) -> int:
+        if self.position - utt.start >= self.config.soft_max_s * RATE:
+            return min(self._soft_hangover, self._pause_hangover)
+        return self._pause_hangover
 
     def finish(self, reason: str = "end_of_stream") -> list[Event]:
         """The stream ended: close the utterance in progress."""
@@ -158,15 +236,15 @@ class Segmenter:
             utt.voiced += WINDOW
             utt.speech_end = self.position
             self.silence = 0
+            self._pause_hangover = self._hangover
         else:
             self.silence += WINDOW
         length = self.position - utt.start
         if length >= cfg.max_s * RATE:
             self._cut(utt, events)
             return
-        hangover = self._soft_hangover if length >= cfg.soft_max_s * RATE else self._hangover
-        if self.silence >= hangover:
-            self._close(utt, utt.speech_end + self._candidate, "pause", events)
+        if self.silence >= self._hangover_now(utt):
+            self._close(utt, utt.speech_end + self._candidate, self._pause_reason(), events)
             return
         if self.silence >= self._candidate and self.silence - WINDOW < self._candidate:
             events.append(CandidateDue(utt, utt.speech_end + self._candidate))
@@ -179,6 +257,7 @@ class Segmenter:
         utt.ended = True
         self.current = None
         self.silence = 0
+        self._pause_hangover = self._hangover
         # Too little speech to be words (a click, a cough) is dropped, unless a
         # partial was already asked for: then it gets its final too.
         if utt.voiced < ms_to_samples(self.config.min_speech_ms) and utt.last_partial_at == utt.start:

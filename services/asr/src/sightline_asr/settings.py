@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from sightline_runtime.partitions import AUDIO_PARTITIONS
 from sightline_runtime.settings import ServiceSettings
 
@@ -12,8 +12,11 @@ class AsrSettings(ServiceSettings):
 
     # --- engine ---
     asr_engine: Literal["moonshine", "pocketsphinx"] = "moonshine"
-    # ONNX Runtime threads per inference (Moonshine). One leaves the other
-    # core of a 2-core node to the event loop, VAD and the bus.
+    # Inferences run at once (threads sharing one Moonshine session, or
+    # PocketSphinx processes), and ONNX Runtime threads per inference. Two
+    # workers of one thread use both cores of a 2-core node (docs/asr.md,
+    # measured against one worker of two threads).
+    asr_workers: int = Field(default=2, ge=1, le=16)
     asr_engine_threads: int = Field(default=1, ge=1, le=16)
 
     # --- scaling: this replica's index among asr_replicas (see runtime partitions) ---
@@ -34,6 +37,16 @@ class AsrSettings(ServiceSettings):
     # Silence that ends an utterance. Short on purpose: the end of speech ->
     # caption budget is 700 ms and this delay is spent before any inference.
     asr_hangover_ms: int = Field(default=320, ge=64)
+    # Adaptive end of utterance (segmenter.end_verdict): after a complete
+    # sentence (full stop or question mark, and the decode before read the
+    # same words or the engine gives the end at least `end_confidence`) the
+    # pause ends the utterance sooner; after unfinished text ("...milk,",
+    # "... and the") it must last longer. The final is then the candidate,
+    # ready ~100 ms into the pause, so a complete sentence's caption comes
+    # about 130 ms sooner (docs/asr.md).
+    asr_early_hangover_ms: int = Field(default=192, ge=32)
+    asr_late_hangover_ms: int = Field(default=480, ge=64, le=2000)
+    asr_end_confidence: float = Field(default=0.7, ge=0, le=1)
     # Silence after which a speculative final starts, so the final is ready
     # when the hangover confirms the end (wasted if speech resumes).
     asr_candidate_ms: int = Field(default=96, ge=32)
@@ -66,3 +79,12 @@ class AsrSettings(ServiceSettings):
     asr_stream_idle_s: float = Field(default=3.0, gt=0)
     # Streams held at once by this replica; the least recently active is closed.
     asr_max_streams: int = Field(default=500, gt=0)
+
+    @model_validator(mode="after")
+    def _hangovers_in_order(self) -> AsrSettings:
+        if not self.asr_candidate_ms <= self.asr_early_hangover_ms <= self.asr_hangover_ms <= self.asr_late_hangover_ms:
+            raise ValueError(
+                "need SIGHTLINE_ASR_CANDIDATE_MS <= _EARLY_HANGOVER_MS <= _HANGOVER_MS <= _LATE_HANGOVER_MS, got "
+                f"{self.asr_candidate_ms} / {self.asr_early_hangover_ms} / {self.asr_hangover_ms} / {self.asr_late_hangover_ms}"
+            )
+        return self

@@ -24,8 +24,20 @@ from sightline_runtime.events import new_event_id
 from sightline_asr.engines import Hypothesis
 from sightline_asr.engines.runner import EngineRunner
 from sightline_asr.metrics import AsrMetrics
-from sightline_asr.scheduler import Job
-from sightline_asr.segmenter import RATE, CandidateDue, Dropped, Ended, PartialDue, Segmenter, SegmenterConfig, Started, Utterance
+from sightline_asr.scheduler import Job, Priority
+from sightline_asr.segmenter import (
+    RATE,
+    VERDICT_LABELS,
+    CandidateDue,
+    Dropped,
+    Ended,
+    PartialDue,
+    Segmenter,
+    SegmenterConfig,
+    Started,
+    Utterance,
+    end_verdict,
+)
 from sightline_asr.vad import WINDOW, SileroVad
 
 log = logging.getLogger(__name__)
@@ -107,6 +119,7 @@ class DeviceStream:
         self._emit_lock = asyncio.Lock()
         self.current: UtteranceRun | None = None
         self.finals: deque[UtteranceRun] = deque()
+        self.partial_running = False
         self.closed = False
 
     @property
@@ -166,8 +179,11 @@ class DeviceStream:
             self.finals.append(run)
         # else: the candidate still running will publish the final when done.
 
-    # --- jobs (called by the scheduler, one at a time per stream) ---
-    def next_job(self) -> Job | None:
+    # --- jobs (called by the scheduler) ---
+    def next_job(self, *, beside: bool = False) -> Job | None:
+        """Finals first, then the newest candidate, then a partial. `beside`:
+        another job of this stream is running (a partial, the scheduler allows
+        only then), so only a final or a candidate may start."""
         if self.finals:
             run = self.finals.popleft()
             return lambda: self._final(run)
@@ -178,21 +194,26 @@ class DeviceStream:
             upto, run.candidate_wanted = run.candidate_wanted, None
             run.candidate_running = upto
             return lambda: self._candidate(run, upto)
-        if run.partial_wanted:
+        if run.partial_wanted and not beside and not self.partial_running:
             run.partial_wanted = False
             return lambda: self._partial(run)
         return None
 
     @property
-    def urgent(self) -> bool:
-        """A final or a final candidate is due: the end of speech waits on it."""
+    def priority(self) -> Priority | None:
+        """FINAL: a final or a final candidate is due (the end of speech waits
+        on it); FIRST: a partial of an utterance that shows nothing yet;
+        PARTIAL: a newer partial; None: nothing to do."""
         run = self.current
-        return bool(self.finals) or (run is not None and run.candidate_wanted is not None)
+        if self.finals or (run is not None and run.candidate_wanted is not None):
+            return Priority.FINAL
+        if run is not None and run.partial_wanted:
+            return Priority.FIRST if run.revision == 0 else Priority.PARTIAL
+        return None
 
     @property
     def has_work(self) -> bool:
-        run = self.current
-        return bool(self.finals) or (run is not None and (run.partial_wanted or run.candidate_wanted is not None))
+        return self.priority is not None
 
     async def _infer(self, run: UtteranceRun, audio: np.ndarray, job: str) -> Hypothesis | None:
         try:
@@ -236,10 +257,20 @@ class DeviceStream:
                 run.final_queued = True
                 self.finals.append(run)
             return
-        run.candidate = (upto, hyp)
-        run.hint = hyp
+        previous, run.candidate, run.hint = run.hint, (upto, hyp), hyp
         if run.final_upto == upto:
             await self._publish_final(run, hyp)
+        elif run.final_upto is None and not self.closed:
+            # The pause goes on: let what was said decide how long it must last
+            # (a complete sentence ends it now, unfinished text waits longer).
+            verdict = end_verdict(
+                hyp.text,
+                previous.text if previous is not None else None,
+                hyp.end_probability,
+                confident=self.segmenter.config.end_confidence,
+            )
+            self.metrics.end_verdicts.labels(VERDICT_LABELS[verdict]).inc()
+            self._handle(self.segmenter.judge(upto, complete=verdict))
 
     async def _partial(self, run: UtteranceRun) -> None:
         if run.final_upto is not None:
@@ -249,7 +280,11 @@ class DeviceStream:
             # partial started now would make it wait for one more inference.
             self.metrics.partials_skipped.inc()
             return
-        hyp = await self._infer(run, run.utterance.audio(), "partial")
+        self.partial_running = True
+        try:
+            hyp = await self._infer(run, run.utterance.audio(), "partial")
+        finally:
+            self.partial_running = False
         if hyp is None:
             return
         async with self._emit_lock:

@@ -23,6 +23,10 @@ class Hypothesis:
     # Engine-specific, opaque to callers (Moonshine: token ids).
     hint: tuple[int, ...] = ()
     confidence: float = 0.0
+    # How sure the engine is that the utterance ends where the text does, as
+    # written (Moonshine: the probability of its last token, say the full
+    # stop, times that of the end right after it); None when it cannot say.
+    end_probability: float | None = None
 
 
 class AsrEngine(Protocol):

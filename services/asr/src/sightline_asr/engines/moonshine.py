@@ -85,6 +85,11 @@ def _optimizable_onnx(ort_path: Path, workdir: Path) -> bytes:
     return model.SerializeToString()
 
 
+def _probability(logits: np.ndarray, token: int) -> float:
+    shifted = logits.astype(np.float64) - logits.max()
+    return float(np.exp(shifted[token]) / np.exp(shifted).sum())
+
+
 class MoonshineEngine:
     name = "moonshine-base-en"
     language = "en"
@@ -125,21 +130,25 @@ class MoonshineEngine:
             samples = np.pad(samples, (0, MIN_SAMPLES - samples.size))
         hidden = self.encoder.run(None, {"input_values": samples[None, :]})[0]
         limit = math.ceil(samples.size / SAMPLE_RATE_HZ * TOKENS_PER_SECOND) + 2
-        ids = self._decode(hidden, list(hint.hint[:limit]) if hint else [], limit)
-        return Hypothesis(text=self.detokenize(ids), hint=tuple(ids))
+        ids, end_probability = self._decode(hidden, list(hint.hint[:limit]) if hint else [], limit)
+        return Hypothesis(text=self.detokenize(ids), hint=tuple(ids), end_probability=end_probability)
 
-    def _decode(self, hidden: np.ndarray, draft: list[int], limit: int) -> list[int]:
+    def _decode(self, hidden: np.ndarray, draft: list[int], limit: int) -> tuple[list[int], float | None]:
+        """(token ids, probability of the last one and then of the end)."""
         feeds: dict[str, np.ndarray] = {"encoder_hidden_states": hidden, "use_cache_branch": np.array([False])}
         feeds |= dict.fromkeys(self.cache_inputs, self.empty_cache)
         # One pass over BOS + the draft: logits[i] predicts the token after position i.
         feeds["input_ids"] = np.array([[BOS, *draft]], dtype=np.int64)
         out = dict(zip(self.output_names, self.decoder.run(None, feeds), strict=True))
-        predicted = np.argmax(out["logits"][0], axis=-1).tolist()
+        logits = out["logits"][0]
+        predicted = np.argmax(logits, axis=-1).tolist()
         accepted = 0
         while accepted < len(draft) and predicted[accepted] == draft[accepted]:
             accepted += 1
         ids = draft[:accepted]
         token = predicted[accepted]
+        # The rows that predicted the last accepted token and the next one.
+        last_row, row = (logits[accepted - 1] if accepted else None), logits[accepted]
         kept = accepted + 1  # cache positions that stay valid: BOS + accepted tokens
         for name in self.cache_inputs:
             present = out[name.replace("past_key_values.", "present.")]
@@ -147,13 +156,17 @@ class MoonshineEngine:
         feeds["use_cache_branch"] = np.array([True])
         while token != EOS and len(ids) < limit:
             ids.append(token)
+            last_row = row
             feeds["input_ids"] = np.array([[token]], dtype=np.int64)
             out = dict(zip(self.output_names, self.decoder.run(None, feeds), strict=True))
-            token = int(np.argmax(out["logits"][0, -1]))
+            row = out["logits"][0, -1]
+            token = int(np.argmax(row))
             for name in self.cache_inputs:
                 if ".decoder." in name:
                     feeds[name] = out[name.replace("past_key_values.", "present.")]
-        return ids
+        if token != EOS or not ids or last_row is None:
+            return ids, None
+        return ids, _probability(last_row, ids[-1]) * _probability(row, EOS)
 
     def detokenize(self, ids: list[int]) -> str:
         pieces = b"".join(self.tokens[i] for i in ids if 2 < i < len(self.tokens))
