@@ -11,10 +11,15 @@ timestamp every transcript as it arrives. For each utterance:
   final           end of speech (the frame with its last voiced sample)
                   -> its final transcript stored in JetStream and delivered
 
-Runs: Moonshine with one device, Moonshine with 5 devices talking at once,
-PocketSphinx with one device. The real-time factor is measured twice: the
-engine on each whole utterance in this process (offline), and the service's
-own histogram of every inference it ran while streaming (partials included).
+Runs: Moonshine with one device, Moonshine with 5 devices talking at once
+(with the default two inference workers of one ONNX Runtime thread, and for
+comparison in the same run one worker of one thread, the old default, and
+one worker of two threads), PocketSphinx with one device. The real-time
+factor is measured twice: the engine on each whole utterance in this process
+(offline), and the service's own histogram of every inference it ran while
+streaming (partials included). How each utterance ended (after a complete
+sentence, the early hangover; else the plain pause) comes from the service's
+sightline_asr_utterances_total.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import nats
 import numpy as np
 from sightline.v1.asr_pb2 import Transcript
 from sightline_asr import testing
+from sightline_asr.settings import AsrSettings
 from sightline_glasses.agent import GlassesAgent
 from sightline_runtime import partitions
 from sightline_runtime.devices import DeviceRegistry
@@ -157,8 +163,8 @@ def measure(run: DeviceRun) -> tuple[list[float], list[float], list[str], int, i
 
 
 class AsrProcess(ServiceProcess):
-    def __init__(self, hub_url: str, engine: str, log: Path) -> None:
-        super().__init__("asr", hub_url, log, SIGHTLINE_ASR_ENGINE=engine)
+    def __init__(self, hub_url: str, engine: str, log: Path, **env: str) -> None:
+        super().__init__("asr", hub_url, log, SIGHTLINE_ASR_ENGINE=engine, **env)
 
     def metrics(self) -> dict[str, float]:
         values: dict[str, float] = {}
@@ -175,13 +181,15 @@ def service_rtf(metrics: dict[str, float]) -> float:
     return total / count if count else float("nan")
 
 
-async def scenario(hub: NatsServer, registry: DeviceRegistry, engine: str, device_sets: list[list[Utterance]], log: Path) -> dict:
-    asr = AsrProcess(hub.url, engine, log)
+async def scenario(
+    hub: NatsServer, registry: DeviceRegistry, engine: str, device_sets: list[list[Utterance]], log: Path, **env: str
+) -> dict:
+    asr = AsrProcess(hub.url, engine, log, **env)
     try:
         await asr.ready()
         runs = []
         for i, utterances in enumerate(device_sets):
-            name = f"bench-{engine}-{len(device_sets)}-{i}"
+            name = f"bench-{engine}-{len(device_sets)}-{i}-{len(env)}"
             await registry.add(name)
             # Devices start 0.37 s apart so they do not talk in lockstep.
             runs.append(lay_out(name, utterances, lead_s=LEAD_S + 0.37 * i))
@@ -209,6 +217,7 @@ async def scenario(hub: NatsServer, registry: DeviceRegistry, engine: str, devic
         "wer": testing.word_error_rate(refs, texts),
         "service_rtf": service_rtf(metrics),
         "partials": metrics.get('sightline_asr_transcripts_total{kind="partial"}', 0.0),
+        "ended_by_sentence": metrics.get('sightline_asr_utterances_total{reason="sentence"}', 0.0),
         "finals": metrics.get('sightline_asr_transcripts_total{kind="final"}', 0.0),
     }
 
@@ -235,10 +244,14 @@ async def _main(report_dir: Path) -> dict:
         try:
             registry = await DeviceRegistry(client.jetstream()).open()
             log = folder / "asr.log"  # the asr processes' output, for a failed run's traceback
+            five = [utterances[i::5] + utterances[(i + 1) % 5 :: 5][:2] for i in range(5)]
+            one_worker = {"SIGHTLINE_ASR_WORKERS": "1"}
             runs = {
                 "moonshine, 1 device": await scenario(hub, registry, "moonshine", [utterances], log),
-                "moonshine, 5 devices at once": await scenario(
-                    hub, registry, "moonshine", [utterances[i::5] + utterances[(i + 1) % 5 :: 5][:2] for i in range(5)], log
+                "moonshine, 5 devices at once": await scenario(hub, registry, "moonshine", five, log),
+                "moonshine, 5 devices at once, 1 worker x 1 thread": await scenario(hub, registry, "moonshine", five, log, **one_worker),
+                "moonshine, 5 devices at once, 1 worker x 2 threads": await scenario(
+                    hub, registry, "moonshine", five, log, **one_worker, SIGHTLINE_ASR_ENGINE_THREADS="2"
                 ),
                 "pocketsphinx, 1 device": await scenario(hub, registry, "pocketsphinx", [utterances], log),
             }
@@ -267,20 +280,23 @@ def run(report_dir: Path) -> dict:
     )
     rows = "\n".join(
         f"| {name} | {r['utterances']} | {r['missed']} | {r['split']} | {r['wer']:.3f} | {r['service_rtf']:.3f} | {r['partials']:.0f} "
-        f"| {r['finals']:.0f} |"
+        f"| {r['finals']:.0f} | {r['ended_by_sentence']:.0f} |"
         for name, r in runs.items()
     )
+    defaults = AsrSettings()
     report = (
         f"""# ASR latency and real-time factor
 
 Machine: {os.cpu_count()} cores, shared with other engineers' work while this ran (timings are noisy).
-Each run starts `python -m sightline_asr` (one inference worker, 1 ONNX Runtime thread) against a real
+Each run starts `python -m sightline_asr` ({defaults.asr_workers} inference workers of {defaults.asr_engine_threads} ONNX Runtime
+thread unless the run says otherwise) against a real
 nats-server with the audio partition mapping; simulated glasses speak {len(utterances)} espeak-ng utterances
 of {min(lengths):.1f}-{max(lengths):.1f} s (median {np.median(lengths):.1f} s) at real-time pace, 1.2 s apart, in one
 microphone session per device. Times are from the frame that carries the speech onset / the last voiced
 sample leaving the glasses to the transcript arriving at a subscriber (when a pause inside an utterance
-split it into two finals, to the last of them). Hangover (silence that ends an
-utterance): 320 ms; the final is computed speculatively from 96 ms into the pause.
+split it into two finals, to the last of them). The final is computed speculatively from
+{defaults.asr_candidate_ms} ms into the pause; the silence that ends an utterance is {defaults.asr_early_hangover_ms} ms after a
+complete sentence, {defaults.asr_late_hangover_ms} ms after unfinished text, else {defaults.asr_hangover_ms} ms (docs/asr.md).
 
 ## End of speech -> final transcript
 
@@ -292,8 +308,8 @@ utterance): 320 ms; the final is computed speculatively from 96 ms into the paus
 
 ## Per run
 
-| run | utterances | missed | split in two | WER (streaming) | mean RTF of the service's inferences | partials | finals |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| run | utterances | missed | split in two | WER (streaming) | mean RTF of inferences | partials | finals | ended by a sentence |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
 ## Real-time factor per engine (each whole utterance, offline, 1 thread)

@@ -13,9 +13,11 @@ and timestamp every display update they accept. Per utterance:
                           translation arrives: the committed, translated line
 
 Runs: one device (en->es, Apertium), and five devices at once (en->es and
-en->zh, Apertium and CC-CEDICT). Floors from issue 3 for this 2-core
-machine: p50 end of speech -> final caption <= 700 ms; first partial
-<= 800 ms after speech starts.
+en->zh, Apertium and CC-CEDICT). Floors for this 2-core machine: from
+issue 3, p50 end of speech -> final caption <= 700 ms and first caption
+<= 800 ms after speech starts; from issue 8, one device p50 end of speech
+-> final caption <= 350 ms, and five devices at once p95 first caption
+<= 1.5 s and p95 final caption <= 1.2 s.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ from bench.stats import latency_plot, summarize, table
 
 FLOOR_FINAL_P50_MS = 700
 FLOOR_PARTIAL_P50_MS = 800
+# Issue 8 (adaptive end of utterance, two inference workers).
+FLOOR_FINAL_P50_MS_ONE = 350
+FLOOR_FIRST_P95_MS_FIVE = 1500
+FLOOR_FINAL_P95_MS_FIVE = 1200
 
 
 @dataclass
@@ -186,10 +192,24 @@ def run(report_dir: Path) -> dict:
         f"{'met' if final_p50 <= FLOOR_FINAL_P50_MS else 'NOT met'}); p50 speech start -> first caption "
         f"**{partial_p50:.0f} ms** (floor {FLOOR_PARTIAL_P50_MS} ms: {'met' if partial_p50 <= FLOOR_PARTIAL_P50_MS else 'NOT met'})."
     )
+    five = runs["5 devices at once, en->es/zh"]
+    five_first_p95 = float(np.percentile(five["first_partial_ms"], 95))
+    five_final_p95 = float(np.percentile(five["final_ms"], 95))
+
+    def met(value: float, floor: float) -> str:
+        return "met" if value <= floor else "NOT met"
+
+    verdict += (
+        f"\n\nIssue 8 floors: one device p50 end of speech -> final caption **{final_p50:.0f} ms** "
+        f"(<= {FLOOR_FINAL_P50_MS_ONE} ms: {met(final_p50, FLOOR_FINAL_P50_MS_ONE)}); five devices at once p95 first caption "
+        f"**{five_first_p95:.0f} ms** (<= {FLOOR_FIRST_P95_MS_FIVE} ms: {met(five_first_p95, FLOOR_FIRST_P95_MS_FIVE)}), "
+        f"p95 final caption **{five_final_p95:.0f} ms** (<= {FLOOR_FINAL_P95_MS_FIVE} ms: {met(five_final_p95, FLOOR_FINAL_P95_MS_FIVE)})."
+    )
     missed = ", ".join(f"{name}: {r['missed']} of {r['utterances']}" for name, r in runs.items())
     (report_dir / "caption_latency.md").write_text(
         f"# Live captions on the glasses\n\n{__doc__}\n"
-        f"Machine: {os.cpu_count()} cores. {len(utterances)} utterances of {min(lengths):.1f}-{max(lengths):.1f} s "
+        f"Machine: {os.cpu_count()} cores, shared with other engineers' work while this ran (timings are noisy). "
+        f"{len(utterances)} utterances of {min(lengths):.1f}-{max(lengths):.1f} s "
         f"(median {np.median(lengths):.1f} s), 1.2 s apart.\n\n"
         f"{verdict}\n\n## End of speech -> final translated caption\n\n{table(finals)}\n\n"
         f"## Speech start -> first caption\n\n{table(partials)}\n\n"
