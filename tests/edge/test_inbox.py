@@ -125,3 +125,39 @@ async def test_a_failed_attempt_releases_its_claim_so_the_retry_runs(nats_server
         assert await service.guard.inbox.seen("inputs", event.meta.event_id)
     finally:
         await nc.close()
+
+
+async def test_a_consumer_lease_has_one_holder_is_taken_over_once_it_lapses_and_at_once_when_given_back(nats_server):
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        first_inbox = await Inbox.open(js, "leasecheck", ttl_s=3600, lease_s=1.0, instance="one")
+        second_inbox = await Inbox.open(js, "leasecheck", ttl_s=3600, lease_s=1.0, instance="two")
+        first, second = first_inbox.lease("h", lease_s=1.0), second_inbox.lease("h", lease_s=1.0)
+        await first.start()
+        await second.start()
+        assert first.held
+        assert not second.held, "one holder at a time"
+        await asyncio.sleep(1.5)
+        assert first.held, "renewed while its holder lives"
+        assert not second.held
+        epoch = first.epoch
+
+        # The holder dies (no renewals, no release): the other takes over once it lapsed.
+        first._task.cancel()
+        died = time.monotonic()
+        await wait_for(lambda: second.held, 5, "the standby takes the lapsed lease")
+        assert time.monotonic() - died >= 0.7, "not before the dead holder's lease ran out"
+        assert not first.held, "a holder that could not renew stops counting itself the holder"
+        first._task = None
+
+        # Given back on a graceful stop: taken at the next try, not after lease_s.
+        await second.stop()
+        await first.start()
+        assert first.held
+        assert first.epoch == epoch + 1, "a new holding: the inbox drops what it cached in the last one"
+        await first.stop()
+    finally:
+        await first_inbox.close()
+        await second_inbox.close()
+        await nc.close()

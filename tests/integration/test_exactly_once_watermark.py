@@ -320,3 +320,35 @@ async def test_two_replicas_one_consumes_at_a_time_and_the_other_takes_over_with
     finally:
         for replica in replicas:
             await replica.stop()
+
+
+async def test_a_done_mark_that_was_not_stored_is_written_again_when_the_event_comes_back(js, nats_url):
+    effects = Effects()
+    replica = await Replica(nats_url, "r1", effects).start()
+    try:
+        warm = _event("a", seq=8000)
+        await _publish(js, warm)
+        await _until(lambda: warm.meta.event_id in effects.completed, 10, "the first event")
+        event = _event("a", seq=8001)
+        writer = replica.inbox._writer
+        send = writer.publish
+
+        async def refuse_once(subject, payload, headers=None):
+            # The server refuses this one write (as it would with its stream full): the PubAck says so.
+            if event.meta.event_id in subject and not refused:
+                refused.append(subject)
+                return await send("nostream.refused", payload, headers)
+            return await send(subject, payload, headers)
+
+        refused: list[str] = []
+        writer.publish = refuse_once
+        await _publish(js, event)
+        await _until(lambda: replica.consumer.stats.ack_write_failures == 1, 10, "the failed write noticed")
+        assert not await replica.inbox.seen(SPEC.name, event.meta.event_id)
+        # Not acked, so JetStream redelivers after ack_wait; the holder remembers the event as handled.
+        await _until(lambda: replica.handled("duplicate") == 1, 10, "the redelivery recognised")
+        await _settled(js)
+        assert await replica.inbox.seen(SPEC.name, event.meta.event_id), "the done mark was written the second time"
+        assert effects.completed == {warm.meta.event_id: 1, event.meta.event_id: 1}
+    finally:
+        await replica.stop()

@@ -33,6 +33,17 @@ both in the common case, with a per-device sequence watermark:
 So a late duplicate (re-published after the JetStream window, new stream
 sequence, same meta) is at or below the watermark and meets its done mark;
 a second producer whose sequence runs behind is only slower, never dropped.
+
+What it relies on, besides the claim protocol's own assumptions:
+- every replica of the handler consumes under the lease: replicas of an older
+  release (claims only, no lease) must be gone before leased ones start, or a
+  copy could run on both at once (roll such a change out with Recreate);
+- the watermark covers events handled since it exists: a late copy of an
+  event handled before watermarks were kept, from a producer whose sequence
+  ran backwards since, is not caught (monotonic producers: always caught);
+- a holder stalled past its lease (0.8 * lease_s without a renewal) may still
+  finish the event in hand while its successor starts, as a claim past
+  lease_s may today.
 """
 
 from __future__ import annotations

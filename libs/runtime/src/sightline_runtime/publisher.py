@@ -71,8 +71,16 @@ class EventPublisher:
         context = trace.set_span_in_context(create)
         inject_headers(headers, context)
         create.end()
-        with self._tracer.start_as_current_span(f"{name} publish", kind=SpanKind.PRODUCER, attributes=attributes, context=context):
+        # Not made current: nothing runs inside it but the write to the socket buffer.
+        publish = self._tracer.start_span(f"{name} publish", context=context, kind=SpanKind.PRODUCER, attributes=attributes)
+        try:
             await connection.publish(subject, body, headers=headers)
+        except Exception as err:
+            publish.record_exception(err)
+            publish.set_status(trace.Status(trace.StatusCode.ERROR, str(err)))
+            raise
+        finally:
+            publish.end()
 
     async def publish_bytes(
         self, subject: str, body: bytes, *, headers: dict[str, str], stream: StreamSpec | None = None, timeout_s: float = 5.0
