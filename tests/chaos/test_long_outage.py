@@ -58,7 +58,7 @@ async def test_an_outage_longer_than_the_duplicate_window(hub, hub_nc, provision
                     photos[await agent.send_photo(data)] = data
                 await asyncio.sleep(max(0.0, cut_at + (i + 1) * 12 - time.monotonic()))
             # The edge's own window (a day) still knows the early events: a re-sent one stays local.
-            again = await agent.edge_link.uplink.publish("glasses.a.up.input", early[0])
+            again = await agent.link.uplink.publish("glasses.a.up.input", early[0])
             assert again.duplicate
             await asyncio.sleep(max(0.0, cut_at + OUTAGE_S - time.monotonic()))
             assert time.monotonic() - cut_at > streams.DUPLICATE_WINDOW_S

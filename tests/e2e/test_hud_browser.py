@@ -185,7 +185,7 @@ def panel(text: str, ttl_ms: int = 0) -> dict:
 @pytest.fixture
 async def glasses(nats_server):
     nc = await nats.connect(nats_server.url)
-    async with GlassesAgent(DEVICE, nats_server.url) as agent, HudServer.for_agent(agent) as hud:
+    async with GlassesAgent.connect(DEVICE, nats_server.url) as agent, HudServer.for_agent(agent) as hud:
         yield agent, hud, Display(nc, DEVICE)
     await nc.drain()
 

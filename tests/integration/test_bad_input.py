@@ -76,7 +76,7 @@ async def test_bad_input_is_refused_dead_lettered_and_reported(
     with caplog.at_level(logging.WARNING, logger="sightline_runtime.consumer"):
         ack = await js.publish(f"glasses.{device}.up.input", body, stream=GLASSES_UP.name)
         # The service is still alive and serving: a good event after the bad one is shown.
-        async with GlassesAgent("a", nats_server.url) as glasses:
+        async with GlassesAgent.connect("a", nats_server.url) as glasses:
             await glasses.send_text("still here")
             shown = [u async for u in glasses.updates(2.0)]
     assert [u.panel.text.lines[0] for u in shown] == ["still here"]
@@ -137,7 +137,7 @@ async def test_an_event_sourced_from_another_devices_uplink_is_refused(overlay, 
 
 async def test_a_revoked_device_is_refused(overlay, nats_server, registry, http_port):
     await registry.add("gone")
-    async with GlassesAgent("gone", nats_server.url) as glasses:
+    async with GlassesAgent.connect("gone", nats_server.url) as glasses:
         await glasses.send_text("before")
         assert len([u async for u in glasses.updates(2.0)]) == 1
         await registry.revoke("gone")

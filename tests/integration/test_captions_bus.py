@@ -14,18 +14,33 @@ from sightline_asr.bus import ASR
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
+from sightline_runtime import subjects
 from sightline_runtime.events import event_headers, new_meta
+from sightline_runtime.presence import PresenceAnnouncer
 from sightline_runtime.streams import ensure_streams
 from sightline_translation.bus import TRANSLATION
 
 
+async def _ready() -> dict[str, bool]:
+    return {"stand-in": True}
+
+
 @pytest.fixture
 async def overlay(nats_server, run_service, http_port):
-    # The streams of asr and translation exist (their owners created them), so overlay's consumers attach at once.
+    # This test publishes what asr and translation would: their streams exist and they
+    # are present (beating as they do), so overlay neither waits nor says captions are unavailable.
     nc = await nats.connect(nats_server.url)
     await ensure_streams(nc.jetstream(), [ASR, TRANSLATION])
+    stand_ins = [
+        PresenceAnnouncer(nc, "asr", "stand-in", _ready, lambda: [subjects.UP_AUDIO_ALL, f"{subjects.UP_AUDIO_ALL}.*"]),
+        PresenceAnnouncer(nc, "translation", "stand-in", _ready, lambda: [subjects.domain_all("asr", "final")]),
+    ]
+    for announcer in stand_ins:
+        announcer.start()
+    yield await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
+    for announcer in stand_ins:
+        await announcer.stop()
     await nc.close()
-    return await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
 
 
 async def _publish(nc, subject, event, stream=None):
@@ -62,7 +77,7 @@ async def _captions(glasses, idle=1.5):
 async def test_a_spoken_sentence_becomes_a_rolling_caption(overlay, nats_server, nc, registry):
     await registry.add("a")
     await registry.add("b")
-    async with GlassesAgent("a", nats_server.url) as a, GlassesAgent("b", nats_server.url) as b:
+    async with GlassesAgent.connect("a", nats_server.url) as a, GlassesAgent.connect("b", nats_server.url) as b:
         await _publish(nc, "asr.partial.a", _transcript("a", "u1", "where is", 1))
         await _publish(nc, "translation.partial.a", _translation("a", "u1", "dónde está", 1))
         await _publish(nc, "asr.partial.a", _transcript("a", "u1", "where is the station", 2))
@@ -85,7 +100,7 @@ async def test_a_spoken_sentence_becomes_a_rolling_caption(overlay, nats_server,
 
 async def test_stale_transcripts_and_other_origins_are_not_shown(overlay, nats_server, nc, registry):
     await registry.add("a")
-    async with GlassesAgent("a", nats_server.url) as a:
+    async with GlassesAgent.connect("a", nats_server.url) as a:
         old = _transcript("a", "u0", "said ten minutes ago", 1, final=True)
         old.meta.created_at.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
         await _publish(nc, "asr.final.a", old, stream=ASR.name)
@@ -98,7 +113,7 @@ async def test_stale_transcripts_and_other_origins_are_not_shown(overlay, nats_s
 async def test_a_transcript_on_another_devices_subject_is_refused(overlay, nats_server, nc, registry):
     await registry.add("a")
     await registry.add("b")
-    async with GlassesAgent("b", nats_server.url) as b:
+    async with GlassesAgent.connect("b", nats_server.url) as b:
         forged = _transcript("a", "u1", "injected", 1)
         await _publish(nc, "asr.partial.b", forged)
         await asyncio.sleep(0.3)

@@ -48,7 +48,7 @@ async def test_a_consumer_of_a_stream_not_yet_created_waits_for_it_honestly(nats
         "translation_final: no stream holds translation.final.* yet",
     ]
     await registry.add("a")
-    async with GlassesAgent("a", nats_server.url) as glasses:
+    async with GlassesAgent.connect("a", nats_server.url) as glasses:
         await glasses.send_text("typed text works meanwhile")
         assert [u.panel.text.lines[0] async for u in glasses.updates(5.0)] == ["typed text works meanwhile"]
     await ensure_streams(nc.jetstream(), [ASR, TRANSLATION])
@@ -78,7 +78,7 @@ async def test_health_readiness_and_a_hub_restart(nats_server, owner_streams, ru
 
     nats_server.start()  # same port, same JetStream store
     await _wait_status(http_port, "/readyz", 200, timeout_s=30)
-    async with GlassesAgent("a", nats_server.url) as glasses:
+    async with GlassesAgent.connect("a", nats_server.url) as glasses:
         await glasses.send_text("after the outage")
         assert [u.panel.text.lines[0] async for u in glasses.updates(5.0)] == ["after the outage"]
 
@@ -99,7 +99,7 @@ async def test_stop_finishes_in_flight_work_before_closing(nats_server, run_serv
         while not service.started:
             await asyncio.sleep(0.02)
     await registry.add("a")
-    async with GlassesAgent("a", nats_server.url) as glasses:
+    async with GlassesAgent.connect("a", nats_server.url) as glasses:
         await glasses.send_text("take your time")
     await asyncio.wait_for(started.wait(), 10)
     service.stop()  # what SIGTERM does

@@ -29,8 +29,8 @@ async def test_two_devices_each_see_only_their_own_update_in_one_trace(
     await registry.add("bravo")
 
     async with (
-        GlassesAgent("alpha", nats_server.url, tracer_provider=tracer_for("glasses")) as alpha,
-        GlassesAgent("bravo", nats_server.url, tracer_provider=tracer_for("glasses")) as bravo,
+        GlassesAgent.connect("alpha", nats_server.url, tracer_provider=tracer_for("glasses")) as alpha,
+        GlassesAgent.connect("bravo", nats_server.url, tracer_provider=tracer_for("glasses")) as bravo,
     ):
         await asyncio.gather(alpha.send_text("hello from alpha", language="en"), bravo.send_text("你好，我是 bravo", language="zh"))
         seen_alpha = [u async for u in alpha.updates(2.0)]
@@ -72,9 +72,9 @@ async def test_a_glasses_never_receives_another_devices_display(nats_server, run
     for device in ("d1", "d2", "d3"):
         await registry.add(device)
     async with (
-        GlassesAgent("d1", nats_server.url) as d1,
-        GlassesAgent("d2", nats_server.url) as d2,
-        GlassesAgent("d3", nats_server.url) as d3,
+        GlassesAgent.connect("d1", nats_server.url) as d1,
+        GlassesAgent.connect("d2", nats_server.url) as d2,
+        GlassesAgent.connect("d3", nats_server.url) as d3,
     ):
         for i in range(5):
             await d2.send_text(f"only for d2 #{i}")

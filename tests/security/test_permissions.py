@@ -133,7 +133,7 @@ async def test_a_device_writes_no_photo_meta_and_cannot_hide_or_replace_anothers
     await run_service(create_vision(settings))
     js = admin.jetstream()
     photo = make_photo(41)
-    async with GlassesAgent("a", secure_hub.url, credentials_file=creds["a"]) as a:
+    async with GlassesAgent.connect("a", secure_hub.url, credentials_file=creds["a"]) as a:
         photo_id = await a.send_photo(photo)
     await wait_for(lambda: subject_count(js, "VISION", "photo.stored.a"), 15, "a's PhotoStored")
     name = f"a/{photo_id}"

@@ -65,8 +65,8 @@ async def test_privacy_mode_stops_mic_and_camera_processing_for_that_device_only
     await admin.subscribe("asr.final.*", cb=heard)
     js = admin.jetstream()
     registry = DeviceRegistry(js)
-    a = await GlassesAgent("a", secure_hub.url, credentials_file=creds["a"]).connect()
-    b = await GlassesAgent("b", secure_hub.url, credentials_file=creds["b"]).connect()
+    a = await GlassesAgent.connect("a", secure_hub.url, credentials_file=creds["a"])
+    b = await GlassesAgent.connect("b", secure_hub.url, credentials_file=creds["b"])
     try:
         await a.set_privacy(True)
         await _until(lambda: _privacy(registry, "a"), True, "a's privacy mode on the hub")

@@ -99,7 +99,7 @@ async def test_frames_leave_at_real_time_pace_with_their_stream_metadata(hub, co
     await client.subscribe("glasses.uplink.up.audio.*", cb=heard)  # the hub maps it onto a partition
     await client.flush()
     pcm = read_wav(corpus[0].wav)
-    async with GlassesAgent("uplink", hub.url) as glasses:
+    async with GlassesAgent.connect("uplink", hub.url) as glasses:
         started = time.monotonic()
         stream_id = await glasses.say(corpus[0].wav, source_language="en", target_language="zh")
         took = time.monotonic() - started

@@ -56,7 +56,7 @@ async def test_silence_and_noise_produce_no_transcripts_and_no_errors(asr, hub, 
     audio = np.concatenate(
         [testing.silence(1.0)] + [testing.noise_pcm(tmp_path, 1.5, color=c, volume=0.4) for c in ("white", "pink", "brown")]
     )
-    async with transcripts(hub.url) as log, GlassesAgent("quiet", hub.url) as glasses:
+    async with transcripts(hub.url) as log, GlassesAgent.connect("quiet", hub.url) as glasses:
         await glasses.audio_uplink().send(audio, end_of_stream=True, speed=1.8)
         await asyncio.sleep(1.0)
     assert log.of("quiet") == []
@@ -83,7 +83,7 @@ async def test_frames_the_asr_cannot_take_are_refused_and_reported_without_their
     assert {m.headers[DLQ_REASON] for m in dead} == {"unsupported_media", "invalid", "oversized", "malformed", "device_mismatch"}
 
     # Still serving: a good sentence from the same device is transcribed.
-    async with transcripts(hub.url) as log, GlassesAgent("bad", hub.url) as glasses:
+    async with transcripts(hub.url) as log, GlassesAgent.connect("bad", hub.url) as glasses:
         await glasses.audio_uplink().send(with_gaps(corpus[:1], gap_s=0.5), end_of_stream=True)
         [final] = await log.wait_finals("bad", 1)
     assert testing.word_error_rate([corpus[0].text], [final.text]) <= 0.2
@@ -105,7 +105,7 @@ async def test_a_sixty_second_monologue_is_cut_into_utterances_of_at_most_twenty
             start, end = testing.speech_bounds(item.pcm)
             monologue += [item.pcm[int(start * testing.RATE) : int(end * testing.RATE)], testing.silence(0.12)]
     audio = np.concatenate(monologue)[: 60 * testing.RATE]
-    async with transcripts(hub.url) as log, GlassesAgent("talker", hub.url) as glasses:
+    async with transcripts(hub.url) as log, GlassesAgent.connect("talker", hub.url) as glasses:
         await glasses.audio_uplink().send(audio, end_of_stream=True, speed=1.9)
         await asyncio.sleep(3.0)
     finals = log.finals("talker")
@@ -143,7 +143,7 @@ async def test_a_flooding_device_is_rate_limited_and_others_keep_getting_transcr
             event.meta.seq = index + 1
             await hub_client.publish("glasses.flood.up.audio", event.SerializeToString(), headers=event_headers(event))
 
-    async with transcripts(hub.url) as log, GlassesAgent("calm", hub.url) as calm:
+    async with transcripts(hub.url) as log, GlassesAgent.connect("calm", hub.url) as calm:
         await asyncio.gather(flood(), calm.audio_uplink().send(with_gaps(corpus[2:4], gap_s=0.6), end_of_stream=True))
         finals = await log.wait_finals("calm", 2)
     assert testing.word_error_rate([c.text for c in corpus[2:4]], [t.text for t in finals]) <= 0.25
@@ -169,7 +169,7 @@ async def test_a_flooding_device_is_rate_limited_and_others_keep_getting_transcr
 async def test_speech_in_a_language_the_engine_lacks_is_dropped_and_reported_once(asr, hub, hub_client, devices, corpus):
     await devices.add("chinese")
     before = metric(asr, "sightline_asr_frames_dropped_total", reason="unsupported_language")
-    async with transcripts(hub.url) as log, GlassesAgent("chinese", hub.url) as glasses:
+    async with transcripts(hub.url) as log, GlassesAgent.connect("chinese", hub.url) as glasses:
         uplink = glasses.audio_uplink(source_language="zh-CN", target_language="en")
         await uplink.send(with_gaps(corpus[:1], gap_s=0.4), end_of_stream=True, speed=1.8)
         await asyncio.sleep(1.0)

@@ -74,8 +74,8 @@ async def captions(asr, hub, devices, corpus):
     async with (
         running(translation),
         running(overlay),
-        GlassesAgent("alpha", hub.url) as alpha,
-        GlassesAgent("bravo", hub.url) as bravo,
+        GlassesAgent.connect("alpha", hub.url) as alpha,
+        GlassesAgent.connect("bravo", hub.url) as bravo,
     ):
         stop = asyncio.Event()
         watchers = [asyncio.create_task(_watch(g, seen[g.device_id], stop)) for g in (alpha, bravo)]

@@ -122,7 +122,7 @@ async def say_and_time(hub_url: str, device: str, corpus: list, log) -> list[flo
     """Say each sentence (real time, its own microphone session); the seconds
     from the end of its speech to its final transcript."""
     latencies = []
-    async with GlassesAgent(device, hub_url) as glasses:
+    async with GlassesAgent.connect(device, hub_url) as glasses:
         for index in SPOKEN:
             item = corpus[index]
             _, speech_end = testing.speech_bounds(item.pcm)

@@ -36,8 +36,8 @@ async def heard(asr, hub, devices, corpus):
     scripts = {"alpha": corpus[0::2], "bravo": corpus[1::2]}
     async with (
         transcripts(hub.url) as log,
-        GlassesAgent("alpha", hub.url) as alpha,
-        GlassesAgent("bravo", hub.url) as bravo,
+        GlassesAgent.connect("alpha", hub.url) as alpha,
+        GlassesAgent.connect("bravo", hub.url) as bravo,
     ):
         uplinks = {"alpha": alpha.audio_uplink(target_language="es"), "bravo": bravo.audio_uplink(target_language="zh")}
         await asyncio.gather(

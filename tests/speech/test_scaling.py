@@ -58,7 +58,7 @@ async def test_two_replicas_each_transcribe_only_the_devices_of_their_partitions
     for name in names:
         await devices.add(name)
     async with running(replicas[0]), running(replicas[1]), transcripts(hub.url) as log:
-        agents = [await GlassesAgent(name, hub.url).connect() for name in names]
+        agents = [await GlassesAgent.connect(name, hub.url) for name in names]
         try:
             await asyncio.gather(
                 *(a.audio_uplink().send(with_gaps(corpus[i : i + 1], gap_s=0.5), end_of_stream=True) for i, a in enumerate(agents))
@@ -111,7 +111,7 @@ async def test_killing_the_asr_process_mid_utterance_does_not_wedge_the_device(h
     second = None
     try:
         await _wait_ready(port, first)
-        async with transcripts(hub.url) as log, GlassesAgent("survivor", hub.url) as glasses:
+        async with transcripts(hub.url) as log, GlassesAgent.connect("survivor", hub.url) as glasses:
             mic = glasses.audio_uplink()  # one microphone session across the crash
             talking = asyncio.create_task(mic.send(with_gaps(corpus[5:6], gap_s=0.0)))
             await asyncio.sleep(1.5)  # mid-sentence

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import nats
 import uvicorn
 from faststream.asgi import AsgiFastStream
 from faststream.nats import JStream, NatsBroker, PullSub
@@ -360,7 +361,15 @@ class Service:
 
     # --- lifecycle ---
     async def _broker_ok(self) -> bool:
-        return await self.broker.ping(1.0)
+        # faststream's ping only reads is_connected: a hub that stopped answering looks ready for minutes.
+        nc = self.broker.connection
+        if nc is None or not nc.is_connected:
+            return False
+        try:
+            await nc.flush(timeout=1.0)  # a PING the server must answer
+        except (nats.errors.TimeoutError, nats.errors.ConnectionClosedError, TimeoutError):
+            return False
+        return True
 
     async def _on_startup(self) -> None:
         try:
