@@ -200,7 +200,7 @@ class _Lease:
         self._event.set()
 
     async def start(self) -> None:
-        pass
+        """Nothing to acquire: this lease is granted by the test itself (grant())."""
 
     async def wait_held(self) -> None:
         while not self.flag:
