@@ -120,7 +120,7 @@ async def speak_all(hub_url: str, runs: list[DeviceRun]) -> None:
     await client.subscribe("asr.partial.*", cb=on_transcript)
     await client.subscribe("asr.final.*", cb=on_transcript)
     await client.flush()
-    agents = [await GlassesAgent(r.device, hub_url).connect() for r in runs]
+    agents = [await GlassesAgent.connect(r.device, hub_url) for r in runs]
     try:
 
         async def speak(agent: GlassesAgent, run: DeviceRun) -> None:

@@ -5,14 +5,16 @@ Paths, measured in the same run against the same nats-server:
   floor/js          raw nats-py: JetStream publish (acked) -> pull consumer fetch(1)
                     -> ack -> core publish back: the transport the text flow uses
   sightline         GlassesAgent.send_text -> overlay service (guard, decode,
-  (faststream)      registry check, inbox, layout, publish, tracing) -> glasses
-                    receive, with durables consumed by faststream's pull subscriber
-                    (PullSub(batch_size=1)) and the inbox's two awaited KV writes
-  sightline (pull)  the same service, durables consumed by sightline_runtime.pull
-                    under the inbox's ConsumerLease: per-device watermark, done
-                    marks pipelined, ack after they are stored
-floor/js and both sightline paths run interleaved (REPS rounds of each in turn)
-so that load from elsewhere on the machine falls on all of them alike.
+                    registry check, inbox, layout, publish, tracing) -> glasses
+                    receive; the service consumes its durable with
+                    sightline_runtime.pull under the inbox's ConsumerLease
+                    (per-device watermark, done marks pipelined, ack after they
+                    are stored)
+floor/js and sightline run interleaved (REPS rounds of each in turn) so that load
+from elsewhere on the machine falls on both alike. Until 2026-12-03 the service
+consumed durables with faststream's pull subscriber (PullSub(batch_size=1)) and
+two awaited KV writes per event; that path measured 1.45 ms p50 (4.0x) and 780
+events/s in the last run that had both (README, "Bus overhead").
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ REPS = 3
 WARMUP = 30
 TRACE_N = 300
 BACKLOG = 3000  # events queued for the throughput pass
-BENCH_PULL_BATCH = 8  # as in the wiring proposed for Service (ordered durables prefetch 8)
 
 
 async def _floor_core(nc) -> list[float]:
@@ -85,51 +86,13 @@ async def _floor_js(nc, rounds: int = N_FLOW) -> list[float]:
     return samples
 
 
-@contextlib.contextmanager
-def _pull_consumers(consumers: list):
-    """Bench-local wiring of sightline_runtime.pull: durables are consumed by
-    PullConsumer (with a ConsumerLease for ordered dedup handlers, so the inbox
-    keeps watermarks) instead of faststream's pull subscriber. Remove once
-    Service wires pull.py itself."""
-    from sightline_runtime.pull import PullConsumer  # noqa: PLC0415
-    from sightline_runtime.service import Service  # noqa: PLC0415
-
-    original = Service._durable
-
-    def durable(self, spec, handler, stream):
-        guard = self.guard
-        lease = guard.inbox.lease(spec.name) if spec.dedup and spec.ordered and guard.inbox is not None else None
-        consumer = PullConsumer(
-            self.broker.connection.jetstream(),
-            stream,
-            spec.consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
-            lambda pulled, spec=spec, handler=handler: guard.handle(spec, handler, pulled),
-            batch=BENCH_PULL_BATCH if spec.ordered else 16,
-            ordered=spec.ordered,
-            max_workers=spec.max_workers,
-            lease=lease,
-            tracer_provider=self.tracer_provider,
-            title=f"{self.name}.{spec.name}",
-        )
-        consumers.append(consumer)
-        asyncio.get_running_loop().create_task(consumer.start())
-        self.subscribed.append(spec.consumer.filter_subject)
-        return consumer
-
-    Service._durable = durable
-    try:
-        yield consumers
-    finally:
-        Service._durable = original
-
-
 def _overlay_settings(settings_type, url: str, port: int):
     # One device sends as fast as it can here: per-device admission (10 inputs/s)
     # would be the whole story, so it is off; this measures the bus hop.
     return settings_type(nats_url=url, http_port=port, http_host="127.0.0.1", log_level="WARNING", admission_input_per_s=0)
 
 
-async def _with_overlay(url: str, one_round, rounds: int, *, pull: bool = False) -> None:
+async def _with_overlay(url: str, one_round, rounds: int) -> None:
     """Run the overlay service in this process and `one_round(glasses, i)` `rounds` times."""
     from sightline_glasses.agent import GlassesAgent  # noqa: PLC0415
     from sightline_overlay.app import create_service  # noqa: PLC0415
@@ -137,25 +100,21 @@ async def _with_overlay(url: str, one_round, rounds: int, *, pull: bool = False)
     from sightline_runtime.devices import DeviceRegistry  # noqa: PLC0415
     from sightline_runtime.processes import free_port  # noqa: PLC0415
 
-    consumers: list = []
-    with _pull_consumers(consumers) if pull else contextlib.nullcontext():
-        service = create_service(_overlay_settings(OverlaySettings, url, free_port()))
-        task = asyncio.create_task(service.serve())
-        while not service.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.02)
+    service = create_service(_overlay_settings(OverlaySettings, url, free_port()))
+    task = asyncio.create_task(service.serve())
+    while not service.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.02)
     try:
-        async with GlassesAgent("bench", url) as glasses:
+        async with GlassesAgent.connect("bench", url) as glasses:
             await DeviceRegistry(glasses.nc.jetstream()).add("bench")
             for i in range(rounds):
                 await one_round(glasses, i)
     finally:
-        for consumer in consumers:
-            await consumer.stop()
         service.stop()
         await task
 
 
-async def _sightline(url: str, *, pull: bool = False, rounds: int = N_FLOW) -> list[float]:
+async def _sightline(url: str, *, rounds: int = N_FLOW) -> list[float]:
     samples = []
 
     async def one_round(glasses, i):
@@ -166,7 +125,7 @@ async def _sightline(url: str, *, pull: bool = False, rounds: int = N_FLOW) -> l
         if i >= WARMUP:
             samples.append((time.perf_counter() - t0) * 1000)
 
-    await _with_overlay(url, one_round, WARMUP + rounds, pull=pull)
+    await _with_overlay(url, one_round, WARMUP + rounds)
     return samples
 
 
@@ -213,7 +172,6 @@ def _stage_marks(points: list[tuple[type, str, object]]):
 
 
 def _trace_points() -> list[tuple[type, str, object]]:
-    from faststream._internal.endpoint.subscriber.usecase import SubscriberUsecase  # noqa: PLC0415
     from sightline_glasses.agent import GlassesAgent  # noqa: PLC0415
     from sightline_overlay.handlers import OverlayHandlers  # noqa: PLC0415
     from sightline_runtime.consumer import EventGuard  # noqa: PLC0415
@@ -230,7 +188,6 @@ def _trace_points() -> list[tuple[type, str, object]]:
     return [
         (GlassesAgent, "send_text", "send_text"),
         (js_client.JetStreamContext, "publish", js_publish),
-        (SubscriberUsecase, "consume", "loop"),
         (PullConsumer, "_handle_one", "loop"),
         (EventGuard, "handle", "guard"),
         (Inbox, "claim", "claim"),
@@ -244,12 +201,12 @@ def _trace_points() -> list[tuple[type, str, object]]:
 # (row, what runs, how it is derived from a round's marks)
 _ROWS = [
     ("glasses: build and send", "DeviceInput, meta, tracing span, headers, up to the JetStream publish", "send_text> .. agent-js-publish>"),
-    ("overlay: consumer loop", "faststream: task group, 4 middlewares, parser, fast_depends; pull: span, ack", "loop - guard"),
+    ("overlay: consumer loop", "sightline_runtime.pull: consumer span, ack", "loop - guard"),
     ("overlay: guard", "size, decode, registry lookup, source check, metrics", "guard - claim - handler - done-mark"),
-    ("overlay: inbox claim", "faststream: KV create, awaited; pull: watermark check in memory", "claim"),
+    ("overlay: inbox claim", "watermark check in memory (the lease holder)", "claim"),
     ("overlay: handler", "panel layout, HybridClock, meta", "handler - publish"),
     ("overlay: publish", "EventPublisher: spans create + publish, headers, core publish", "publish"),
-    ("overlay: inbox done mark", "faststream: KV update, awaited; pull: two writes sent, ack deferred", "done-mark"),
+    ("overlay: inbox done mark", "two writes sent, the ack deferred until they are stored", "done-mark"),
     ("glasses: receive", "decode the DisplayUpdate, checks, queue", "glasses-callback"),
 ]
 
@@ -297,7 +254,7 @@ def _components(rounds: list[list[tuple[str, float]]]) -> dict[str, float]:
     return {row: statistics.median(v) for row, v in values.items()} | {"rounds": complete}
 
 
-async def _traced_sightline(url: str, *, pull: bool) -> dict[str, float]:
+async def _traced_sightline(url: str) -> dict[str, float]:
     with _stage_marks(_trace_points()) as marks:
         rounds = []
 
@@ -315,26 +272,23 @@ async def _traced_sightline(url: str, *, pull: bool) -> dict[str, float]:
                 break
             marks.append(("end", time.perf_counter()))
 
-        await _with_overlay(url, one_round, WARMUP + TRACE_N + 1, pull=pull)
+        await _with_overlay(url, one_round, WARMUP + TRACE_N + 1)
     return _components(rounds)
 
 
-def _breakdown_table(faststream: dict[str, float], pull: dict[str, float]) -> str:
-    lines = [
-        "| piece | what runs | faststream (us) | pull (us) |",
-        "| --- | --- | --- | --- |",
-    ]
+def _breakdown_table(pieces: dict[str, float]) -> str:
+    lines = ["| piece | what runs | us |", "| --- | --- | --- |"]
     for row, what, _ in _ROWS:
-        lines.append(f"| {row} | {what} | {faststream[row]:.0f} | {pull[row]:.0f} |")
+        lines.append(f"| {row} | {what} | {pieces[row]:.0f} |")
     lines.append(
         "| of these, after the reply | what of the rows above ran once the glasses had the update (acks, "
-        f"pipelined writes): CPU per event, outside this round trip | {faststream['after the reply']:.0f} | {pull['after the reply']:.0f} |"
+        f"pipelined writes): CPU per event, outside this round trip | {pieces['after the reply']:.0f} |"
     )
     lines.append(
         "| rest | server, sockets, nats-py reading and flushing, the event loop, the glasses' PubAck wait "
-        f"(the floor is all rest) | {faststream['rest']:.0f} | {pull['rest']:.0f} |"
+        f"(the floor is all rest) | {pieces['rest']:.0f} |"
     )
-    lines.append(f"| **round trip (traced)** | | **{faststream['total']:.0f}** | **{pull['total']:.0f}** |")
+    lines.append(f"| **round trip (traced)** | | **{pieces['total']:.0f}** |")
     return "\n".join(lines)
 
 
@@ -396,7 +350,7 @@ async def _floor_rate(url: str) -> float:
         await nc.drain()
 
 
-async def _overlay_rate(url: str, *, pull: bool) -> float:
+async def _overlay_rate(url: str) -> float:
     from sightline.v1.input_pb2 import DeviceInput, TextInput  # noqa: PLC0415
     from sightline_overlay.app import create_service  # noqa: PLC0415
     from sightline_overlay.bus import SURFACE  # noqa: PLC0415
@@ -416,16 +370,12 @@ async def _overlay_rate(url: str, *, pull: bool) -> float:
         await js.publish("glasses.bench.up.input", event.SerializeToString(), headers=event_headers(event), stream="GLASSES_UP")
 
     async def start():
-        consumers: list = []
-        with _pull_consumers(consumers) if pull else contextlib.nullcontext():
-            service = create_service(_overlay_settings(OverlaySettings, url, free_port()))
-            task = asyncio.create_task(service.serve())
-            while not service.started:  # noqa: ASYNC110 - the durables are wired during start-up
-                await asyncio.sleep(0.01)
+        service = create_service(_overlay_settings(OverlaySettings, url, free_port()))
+        task = asyncio.create_task(service.serve())
+        while not service.started:  # noqa: ASYNC110 - the durables are wired during start-up
+            await asyncio.sleep(0.01)
 
         async def stop():
-            for consumer in consumers:
-                await consumer.stop()
             service.stop()
             await task
 
@@ -441,32 +391,27 @@ async def _measure_all(url: str) -> dict:
     nc = await nats.connect(url)
     try:
         core = await _floor_core(nc)
-        samples: dict[str, list[float]] = {"floor/js publish-fetch-reply": [], "sightline (faststream)": [], "sightline (pull)": []}
+        samples: dict[str, list[float]] = {"floor/js publish-fetch-reply": [], "sightline": []}
         for _ in range(REPS):
             samples["floor/js publish-fetch-reply"] += await _floor_js(nc, N_FLOW // REPS)
-            samples["sightline (faststream)"] += await _sightline(url, pull=False, rounds=N_FLOW // REPS)
-            samples["sightline (pull)"] += await _sightline(url, pull=True, rounds=N_FLOW // REPS)
+            samples["sightline"] += await _sightline(url, rounds=N_FLOW // REPS)
     finally:
         await nc.drain()
-    breakdown = {"faststream": await _traced_sightline(url, pull=False), "pull": await _traced_sightline(url, pull=True)}
-    rates = {
-        "floor/js": await _floor_rate(url),
-        "overlay (faststream)": await _overlay_rate(url, pull=False),
-        "overlay (pull)": await _overlay_rate(url, pull=True),
-    }
+    breakdown = await _traced_sightline(url)
+    rates = {"floor/js": await _floor_rate(url), "overlay": await _overlay_rate(url)}
     return {"samples": {"floor/core request-reply": core, **samples}, "breakdown": breakdown, "rates": rates}
 
 
-def _reading(stats: dict, pull: dict[str, float]) -> str:
+def _reading(stats: dict, pieces: dict[str, float]) -> str:
     """What the split says about the 1.5x goal, from this run's numbers."""
     floor = stats["floor/js publish-fetch-reply"]["p50"] * 1000
     budget = 0.5 * floor
-    overlay = sum(v for k, v in pull.items() if k.startswith("overlay: "))
-    glasses = pull["glasses: build and send"] + pull["glasses: receive"]
+    overlay = sum(v for k, v in pieces.items() if k.startswith("overlay: "))
+    glasses = pieces["glasses: build and send"] + pieces["glasses: receive"]
     return (
         "Reading it. The 1.5x goal leaves "
-        f"{budget:.0f} us on top of the floor's {floor:.0f} us for everything the floor does not do. On the pull path\n"
-        f"the overlay's pieces alone take {overlay:.0f} us of CPU on the round trip (no KV round trip is left in them) and the\n"
+        f"{budget:.0f} us on top of the floor's {floor:.0f} us for everything the floor does not do. \n"
+        f"The overlay's pieces alone take {overlay:.0f} us of CPU on the round trip (no KV round trip is left in them) and the\n"
         f"glasses' {glasses:.0f} us; the rest is more than the floor's because the same loop also carries the extra\n"
         "writes and their PubAck, and in this one-process setup the glasses resume from their PubAck only once the\n"
         "overlay's handler yields. So 1.5x is out of reach by trimming the bus alone: the next steps are the CPU pieces\n"
@@ -484,28 +429,27 @@ def run(report_dir: Path) -> dict:
     samples, breakdown, rates = result["samples"], result["breakdown"], result["rates"]
     stats = {name: summarize(values) for name, values in samples.items()}
     floor = stats["floor/js publish-fetch-reply"]["p50"]
-    ratios = {name: stats[name]["p50"] / floor for name in ("sightline (faststream)", "sightline (pull)")}
+    ratio = stats["sightline"]["p50"] / floor
     latency_plot(samples, report_dir / "bus_overhead.png", "Text round trip vs raw NATS floors (CDF)")
     rate_rows = "\n".join(f"| {name} | {value:.0f} | {value / rates['floor/js']:.0%} |" for name, value in rates.items())
     (report_dir / "bus_overhead.md").write_text(
         "# Bus overhead\n\n"
         f"{__doc__}\n"
         f"{table(stats)}\n\n"
-        f"Round trip p50 against floor/js p50: faststream path **{ratios['sightline (faststream)']:.1f}x**, "
-        f"pull path **{ratios['sightline (pull)']:.1f}x** (goal: 1.5x).\n\n"
+        f"Round trip p50 against floor/js p50: **{ratio:.1f}x** (goal: 1.5x).\n\n"
         "![CDF](bus_overhead.png)\n\n"
         "## Where the round trip goes\n\n"
-        f"An instrumented pass per path ({TRACE_N} round trips each, same server, same run). Named calls are\n"
+        f"An instrumented pass ({TRACE_N} round trips, same server, same run). Named calls are\n"
         "timestamped on entry and exit and the pieces are medians of per-round differences; everything runs on\n"
         "one event loop, so the pieces follow each other and `rest` is what is left of the round trip. Each round\n"
         "starts after a 3 ms pause (the service's tail done), so the traced totals sit above the p50s above.\n\n"
-        f"{_breakdown_table(breakdown['faststream'], breakdown['pull'])}\n\n"
-        f"{_reading(stats, breakdown['pull'])}\n\n"
+        f"{_breakdown_table(breakdown)}\n\n"
+        f"{_reading(stats, breakdown)}\n\n"
         "## Events per second, one process (one core)\n\n"
         f"A backlog of {BACKLOG} events worked off by one consumer process, from its first ack to its last (the\n"
         "nats-server runs on the other core). floor/js is the raw loop above (fetch(1), ack, publish); the overlay\n"
-        "rows are the whole service (guard, inbox, layout, tracing, publish).\n\n"
+        "row is the whole service (guard, inbox, layout, tracing, publish).\n\n"
         "| consumer | events/s | of floor/js |\n| --- | --- | --- |\n"
         f"{rate_rows}\n"
     )
-    return {"stats": stats, "ratio_p50": ratios, "breakdown_us": breakdown, "events_per_s": rates}
+    return {"stats": stats, "ratio_p50": ratio, "breakdown_us": breakdown, "events_per_s": rates}

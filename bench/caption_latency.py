@@ -79,7 +79,7 @@ async def speak_and_watch(hub_url: str, watched: list[Watched]) -> None:
     await client.flush()
     agents = []
     for w in watched:
-        agent = await GlassesAgent(w.run.device, hub_url).connect()
+        agent = await GlassesAgent.connect(w.run.device, hub_url)
         # Timestamped the moment the glasses accept it, before any queueing here.
         agent.display_listeners.append(
             lambda update, w=w: w.captions.append((time.monotonic(), update)) if update.region == HudRegion.HUD_REGION_CAPTION else None

@@ -43,6 +43,7 @@ from sightline_runtime.logs import MESSAGE_LOG_LEVEL, broker_logger, configure_l
 from sightline_runtime.metrics import ServiceMetrics
 from sightline_runtime.presence import PresenceAnnouncer, PresenceTracker
 from sightline_runtime.publisher import EventPublisher
+from sightline_runtime.pull import PullConsumer
 from sightline_runtime.settings import NatsSettings, ServiceSettings
 from sightline_runtime.streams import AUDIT, PLATFORM_STREAMS, StreamSpec, ensure_bucket, ensure_object_store, ensure_streams
 from sightline_runtime.surface import BusSurface, Serve, Subscribe
@@ -158,6 +159,8 @@ class Service:
         self.handlers: Any = None
         self.resources: Resources | None = None
         self._pending: list[_Pending] = []
+        # Durable consumers on the hot path (sightline_runtime.pull), started once the broker is.
+        self._pull_consumers: list[PullConsumer] = []
         self._attach_task: asyncio.Task[None] | None = None
         self._grpc = GrpcHealthServer(self.name, settings.grpc_health_port) if settings.grpc_health_port else None
         self._status_task: asyncio.Task[None] | None = None
@@ -312,20 +315,41 @@ class Service:
         assert self.guard is not None
         assert spec.consumer is not None
         consumer = spec.consumer
-        subscriber = self.broker.subscriber(
-            consumer.filter_subject,
-            stream=JStream(stream, declare=False),
-            durable=consumer.durable,
-            config=consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver),
-            pull_sub=PullSub(batch_size=1 if spec.ordered else 16, timeout=5.0),
-            # faststream passes nats-py "_INBOX." for pull fetches unless told otherwise.
-            inbox_prefix=f"{service_inbox_prefix(self.name)}.".encode(),
-            max_workers=spec.max_workers,
-            title=f"{self.name}.{spec.name}",
-        )
-        subscriber(self.guard.wrap(spec, handler, self.broker.context))
+        config = consumer.config(ack_wait_s=self.settings.ack_wait_s, max_deliver=self.settings.max_deliver)
+        title = f"{self.name}.{spec.name}"
         self.subscribed.append(consumer.filter_subject)
-        return subscriber
+        if stream == "memory":
+            # TestNatsBroker has no JetStream: a plain faststream subscriber stands in.
+            subscriber = self.broker.subscriber(
+                consumer.filter_subject,
+                stream=JStream(stream, declare=False),
+                durable=consumer.durable,
+                config=config,
+                pull_sub=PullSub(batch_size=1 if spec.ordered else 16, timeout=5.0),
+                max_workers=spec.max_workers,
+                title=title,
+            )
+            subscriber(self.guard.wrap(spec, handler, self.broker.context))
+            return subscriber
+        guard = self.guard
+        # An ordered exactly-once handler is consumed by one replica at a time
+        # (the lease), which lets the inbox keep a watermark per device instead of
+        # one KV create per event (inbox.py).
+        lease = guard.inbox.lease(spec.name) if spec.dedup and spec.ordered and isinstance(guard.inbox, Inbox) else None
+        pull = PullConsumer(
+            self.broker.connection.jetstream(),
+            stream,
+            config,
+            lambda pulled: guard.handle(spec, handler, pulled),
+            batch=8 if spec.ordered else 16,
+            ordered=spec.ordered,
+            max_workers=spec.max_workers,
+            lease=lease,
+            tracer_provider=self.tracer_provider,
+            title=title,
+        )
+        self._pull_consumers.append(pull)
+        return pull
 
     async def _attach_pending(self) -> None:
         """Attach consumers whose stream appears later (its owner starts after us)."""
@@ -385,6 +409,8 @@ class Service:
             await self._grpc.start()
 
     async def _after_startup(self) -> None:
+        for pull in self._pull_consumers:
+            await pull.start()
         self._status_task = asyncio.create_task(self._publish_status(), name=f"{self.name}-status")
         # subscribed is read at each beat: consumers attached later are announced too.
         self._presence = PresenceAnnouncer(self.broker.connection, self.name, self.instance, self.readiness.evaluate, self.subscribed.copy)
@@ -413,6 +439,8 @@ class Service:
         if tasks:
             # Bounded: a readiness check inside an anyio cancel scope may swallow the cancel.
             await asyncio.wait(tasks, timeout=2.0)
+        # Stop pulling before the connection drains: handlers in progress finish and are acked.
+        await asyncio.gather(*(pull.stop(timeout_s=self.settings.graceful_timeout_s) for pull in self._pull_consumers))
         if self._grpc is not None:
             await self._grpc.set_serving(False)
         log.info("service draining")
@@ -424,6 +452,8 @@ class Service:
                 await hook()
             except Exception:
                 log.exception("shutdown hook failed")
+        if self.guard is not None and isinstance(self.guard.inbox, Inbox):
+            await self.guard.inbox.close()
         if self.resources is not None and self.resources.registry is not None:
             await self.resources.registry.stop()
         if self._grpc is not None:

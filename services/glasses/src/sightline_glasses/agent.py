@@ -66,10 +66,6 @@ class Opening(Generic[T]):
     def __await__(self) -> Generator[Any, None, T]:
         return self._open().__await__()
 
-    async def connect(self) -> T:
-        # The older spelling, `await GlassesAgent(device, url).connect()`.
-        return await self._open()
-
     async def __aenter__(self) -> T:
         self._opened = await self._open()
         return self._opened
@@ -80,14 +76,6 @@ class Opening(Generic[T]):
 
 
 class GlassesAgent:
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # Transitional: `GlassesAgent(device_id, nats_url, ...)` is an Opening of a
-        # direct agent (the same as GlassesAgent.connect), so it is never half-built.
-        # Remove once every caller spells it GlassesAgent.connect(...).
-        if args and isinstance(args[0], str):
-            return cls.connect(*args, **kwargs)
-        return super().__new__(cls)
-
     def __init__(
         self,
         link: UpLink,
@@ -196,11 +184,6 @@ class GlassesAgent:
     async def wait_drained(self, timeout_s: float) -> bool:
         """Wait until the hub has everything sent so far; False on timeout."""
         return await self.link.wait_drained(timeout_s)
-
-    @property
-    def edge_link(self) -> UpLink:
-        # Transitional name for tests reaching into the edge's stores (tests/chaos); use .link.
-        return self.link
 
     # --- the display, for local views ---
     @property
