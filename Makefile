@@ -8,7 +8,7 @@ export SIGHTLINE_TEST_POSTGRES_DSN ?= postgresql://postgres@127.0.0.1:5432/test
 
 PACKAGE_FILES := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml)
 
-.PHONY: help install system-deps demo up test test-fast lint format contracts bench screenshots clean
+.PHONY: help install system-deps demo up test test-fast lint format contracts bench screenshots clean proto-baseline
 
 help:
 	@echo "make demo       install everything, then run the local stack with a scripted pair of glasses (sightline up --demo)"
@@ -45,6 +45,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/buf lint
+	$(BIN)/buf breaking --against libs/contracts/baseline.binpb
 	$(BIN)/python libs/contracts/generate.py --check
 
 format: install
@@ -63,3 +64,7 @@ screenshots: install
 
 clean:
 	rm -rf $(VENV) .sightline .pytest_cache .ruff_cache
+
+# When a release is cut: what it speaks becomes the baseline proto/ may only add to.
+proto-baseline: install
+	$(BIN)/buf build -o libs/contracts/baseline.binpb

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -33,10 +34,14 @@ def _generate(out: Path) -> None:
     args = ["protoc", f"-I{PROTO_DIR}", f"-I{wkt}", f"--python_out={out}", f"--pyi_out={out}", *protos]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
+    # gRPC stubs only where a file declares a service (they import grpcio, which only those services need).
+    served = [p for p in protos if re.search(r"^service ", (PROTO_DIR / p).read_text(), re.MULTILINE)]
+    if served and protoc.main(["protoc", f"-I{PROTO_DIR}", f"-I{wkt}", f"--grpc_python_out={out}", *served]) != 0:
+        raise SystemExit("protoc (grpc) failed")
 
 
 def _generated(folder: Path) -> set[str]:
-    return {p.name for p in (folder / PACKAGE_DIR).glob("*_pb2.py*")}
+    return {p.name for p in (folder / PACKAGE_DIR).glob("*_pb2*.py*")}
 
 
 def main() -> int:
@@ -44,7 +49,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if committed code differs from proto/")
     check = parser.parse_args().check
     if not check:
-        for old in (OUT_DIR / PACKAGE_DIR).glob("*_pb2.py*"):
+        for old in (OUT_DIR / PACKAGE_DIR).glob("*_pb2*.py*"):
             old.unlink()
         _generate(OUT_DIR)
         print(f"generated {len(_generated(OUT_DIR))} files into {OUT_DIR / PACKAGE_DIR}")

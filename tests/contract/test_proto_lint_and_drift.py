@@ -41,3 +41,23 @@ def test_drift_check_fails_when_proto_changes(tmp_path):
     )
     assert result.returncode == 1
     assert "display_pb2.py" in result.stdout
+
+
+# The last released contracts (`make proto-baseline` writes it when a release is cut):
+# deployed services and glasses in the field speak it, so proto/ may only add to it.
+BASELINE = ROOT / "libs/contracts/baseline.binpb"
+
+
+def test_proto_has_no_breaking_change_against_the_released_baseline():
+    result = _buf("breaking", "--against", str(BASELINE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_breaking_check_catches_a_removed_field(tmp_path):
+    shutil.copytree(ROOT / "proto", tmp_path / "proto")
+    shutil.copy(ROOT / "buf.yaml", tmp_path / "buf.yaml")
+    common = tmp_path / "proto/sightline/v1/common.proto"
+    common.write_text(common.read_text().replace("  float height = 4;\n", "", 1))
+    result = _buf("breaking", "--against", str(BASELINE), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "FIELD_NO_DELETE" in result.stdout or "deleted" in result.stdout

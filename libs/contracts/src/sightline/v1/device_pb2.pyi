@@ -25,6 +25,8 @@ class AuditAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIT_ACTION_PRIVACY_MODE_ON: _ClassVar[AuditAction]
     AUDIT_ACTION_PRIVACY_MODE_OFF: _ClassVar[AuditAction]
     AUDIT_ACTION_DATA_DROPPED_PRIVACY: _ClassVar[AuditAction]
+    AUDIT_ACTION_PHOTO_TREATED: _ClassVar[AuditAction]
+    AUDIT_ACTION_PHOTO_DELETED: _ClassVar[AuditAction]
 DEVICE_STATUS_UNSPECIFIED: DeviceStatus
 DEVICE_STATUS_ACTIVE: DeviceStatus
 DEVICE_STATUS_REVOKED: DeviceStatus
@@ -35,6 +37,8 @@ AUDIT_ACTION_PHOTO_STORED: AuditAction
 AUDIT_ACTION_PRIVACY_MODE_ON: AuditAction
 AUDIT_ACTION_PRIVACY_MODE_OFF: AuditAction
 AUDIT_ACTION_DATA_DROPPED_PRIVACY: AuditAction
+AUDIT_ACTION_PHOTO_TREATED: AuditAction
+AUDIT_ACTION_PHOTO_DELETED: AuditAction
 
 class HudProfile(_message.Message):
     __slots__ = ("width_px", "height_px", "cell_width_px", "line_height_px")
@@ -49,7 +53,7 @@ class HudProfile(_message.Message):
     def __init__(self, width_px: _Optional[int] = ..., height_px: _Optional[int] = ..., cell_width_px: _Optional[int] = ..., line_height_px: _Optional[int] = ...) -> None: ...
 
 class DeviceRecord(_message.Message):
-    __slots__ = ("device_id", "display_name", "status", "created_at", "updated_at", "hud", "public_key", "default_target_language", "privacy")
+    __slots__ = ("device_id", "display_name", "status", "created_at", "updated_at", "hud", "public_key", "default_target_language", "privacy", "keep_unblurred_photos")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +63,7 @@ class DeviceRecord(_message.Message):
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     PRIVACY_FIELD_NUMBER: _ClassVar[int]
+    KEEP_UNBLURRED_PHOTOS_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     display_name: str
     status: DeviceStatus
@@ -68,7 +73,8 @@ class DeviceRecord(_message.Message):
     public_key: str
     default_target_language: str
     privacy: PrivacyState
-    def __init__(self, device_id: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hud: _Optional[_Union[HudProfile, _Mapping]] = ..., public_key: _Optional[str] = ..., default_target_language: _Optional[str] = ..., privacy: _Optional[_Union[PrivacyState, _Mapping]] = ...) -> None: ...
+    keep_unblurred_photos: bool
+    def __init__(self, device_id: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hud: _Optional[_Union[HudProfile, _Mapping]] = ..., public_key: _Optional[str] = ..., default_target_language: _Optional[str] = ..., privacy: _Optional[_Union[PrivacyState, _Mapping]] = ..., keep_unblurred_photos: _Optional[bool] = ...) -> None: ...
 
 class PrivacyState(_message.Message):
     __slots__ = ("enabled", "changed_at", "seq", "last_enabled_at", "last_disabled_at", "request_event_id")
