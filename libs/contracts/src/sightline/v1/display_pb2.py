@@ -26,37 +26,37 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sightline.v1 import common_pb2 as sightline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asightline/v1/display.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"?\n\tTextBlock\x12\r\n\x05lines\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"\xa9\x01\n\x0c\x43\x61ptionEntry\x12\x14\n\x0cutterance_id\x18\x01 \x01(\t\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\'\n\x06source\x18\x03 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12,\n\x0btranslation\x18\x04 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12\x1a\n\x12translation_engine\x18\x05 \x01(\t\"6\n\x07\x43\x61ption\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.sightline.v1.CaptionEntry\"n\n\rAnchoredLabel\x12!\n\x06\x61nchor\x18\x01 \x01(\x0b\x32\x11.sightline.v1.Box\x12%\n\x04text\x18\x02 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12\x13\n\x0bsource_text\x18\x03 \x01(\t\"]\n\x0e\x41nchoredLabels\x12\x10\n\x08photo_id\x18\x01 \x01(\t\x12+\n\x06labels\x18\x02 \x03(\x0b\x32\x1b.sightline.v1.AnchoredLabel\x12\x0c\n\x04tags\x18\x03 \x03(\t\".\n\nCardAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\"\xb5\x02\n\x04\x43\x61rd\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.sightline.v1.CardKind\x12&\n\x05title\x18\x03 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12%\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12#\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x13.sightline.v1.Money\x12)\n\x07\x61\x63tions\x18\x06 \x03(\x0b\x32\x18.sightline.v1.CardAction\x12\x14\n\x0creference_id\x18\x07 \x01(\t\x12\x11\n\tchallenge\x18\x08 \x01(\t\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\".\n\x05Panel\x12%\n\x04text\x18\x01 \x01(\x0b\x32\x17.sightline.v1.TextBlock\">\n\x06Status\x12\x0e\n\x06online\x18\x01 \x01(\x08\x12\x0e\n\x06queued\x18\x02 \x01(\r\x12\x14\n\x0cprivacy_mode\x18\x03 \x01(\x08\"\r\n\x0b\x43learRegion\"\xae\x03\n\rDisplayUpdate\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\'\n\x06region\x18\x02 \x01(\x0e\x32\x17.sightline.v1.HudRegion\x12\x16\n\x0eregion_version\x18\x03 \x01(\x04\x12\"\n\x06\x62ounds\x18\x04 \x01(\x0b\x32\x12.sightline.v1.Rect\x12\x0e\n\x06ttl_ms\x18\x05 \x01(\r\x12(\n\x07\x63\x61ption\x18\n \x01(\x0b\x32\x15.sightline.v1.CaptionH\x00\x12.\n\x06labels\x18\x0b \x01(\x0b\x32\x1c.sightline.v1.AnchoredLabelsH\x00\x12\"\n\x04\x63\x61rd\x18\x0c \x01(\x0b\x32\x12.sightline.v1.CardH\x00\x12$\n\x05panel\x18\r \x01(\x0b\x32\x13.sightline.v1.PanelH\x00\x12&\n\x06status\x18\x0e \x01(\x0b\x32\x14.sightline.v1.StatusH\x00\x12*\n\x05\x63lear\x18\x0f \x01(\x0b\x32\x19.sightline.v1.ClearRegionH\x00\x42\t\n\x07\x63ontent*\x98\x01\n\tHudRegion\x12\x1a\n\x16HUD_REGION_UNSPECIFIED\x10\x00\x12\x16\n\x12HUD_REGION_CAPTION\x10\x01\x12\x15\n\x11HUD_REGION_LABELS\x10\x02\x12\x13\n\x0fHUD_REGION_CARD\x10\x03\x12\x14\n\x10HUD_REGION_PANEL\x10\x04\x12\x15\n\x11HUD_REGION_STATUS\x10\x05*\x9e\x01\n\x08\x43\x61rdKind\x12\x19\n\x15\x43\x41RD_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43\x41RD_KIND_INFO\x10\x01\x12\x13\n\x0f\x43\x41RD_KIND_OFFER\x10\x02\x12\"\n\x1e\x43\x41RD_KIND_PAYMENT_CONFIRMATION\x10\x03\x12\x15\n\x11\x43\x41RD_KIND_RECEIPT\x10\x04\x12\x13\n\x0f\x43\x41RD_KIND_ERROR\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asightline/v1/display.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"?\n\tTextBlock\x12\r\n\x05lines\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"\xa9\x01\n\x0c\x43\x61ptionEntry\x12\x14\n\x0cutterance_id\x18\x01 \x01(\t\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\'\n\x06source\x18\x03 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12,\n\x0btranslation\x18\x04 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12\x1a\n\x12translation_engine\x18\x05 \x01(\t\"6\n\x07\x43\x61ption\x12+\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1a.sightline.v1.CaptionEntry\"\xb0\x01\n\rAnchoredLabel\x12!\n\x06\x61nchor\x18\x01 \x01(\x0b\x32\x11.sightline.v1.Box\x12%\n\x04text\x18\x02 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12\x13\n\x0bsource_text\x18\x03 \x01(\t\x12$\n\tplacement\x18\x04 \x01(\x0b\x32\x11.sightline.v1.Box\x12\x1a\n\x12translation_status\x18\x05 \x01(\t\"}\n\x0e\x41nchoredLabels\x12\x10\n\x08photo_id\x18\x01 \x01(\t\x12+\n\x06labels\x18\x02 \x03(\x0b\x32\x1b.sightline.v1.AnchoredLabel\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\r\n\x05\x63odes\x18\x04 \x03(\t\x12\x0f\n\x07omitted\x18\x05 \x01(\r\".\n\nCardAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\"\xb5\x02\n\x04\x43\x61rd\x12\x0f\n\x07\x63\x61rd_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.sightline.v1.CardKind\x12&\n\x05title\x18\x03 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12%\n\x04\x62ody\x18\x04 \x01(\x0b\x32\x17.sightline.v1.TextBlock\x12#\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x13.sightline.v1.Money\x12)\n\x07\x61\x63tions\x18\x06 \x03(\x0b\x32\x18.sightline.v1.CardAction\x12\x14\n\x0creference_id\x18\x07 \x01(\t\x12\x11\n\tchallenge\x18\x08 \x01(\t\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\".\n\x05Panel\x12%\n\x04text\x18\x01 \x01(\x0b\x32\x17.sightline.v1.TextBlock\">\n\x06Status\x12\x0e\n\x06online\x18\x01 \x01(\x08\x12\x0e\n\x06queued\x18\x02 \x01(\r\x12\x14\n\x0cprivacy_mode\x18\x03 \x01(\x08\"\r\n\x0b\x43learRegion\"\xae\x03\n\rDisplayUpdate\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\'\n\x06region\x18\x02 \x01(\x0e\x32\x17.sightline.v1.HudRegion\x12\x16\n\x0eregion_version\x18\x03 \x01(\x04\x12\"\n\x06\x62ounds\x18\x04 \x01(\x0b\x32\x12.sightline.v1.Rect\x12\x0e\n\x06ttl_ms\x18\x05 \x01(\r\x12(\n\x07\x63\x61ption\x18\n \x01(\x0b\x32\x15.sightline.v1.CaptionH\x00\x12.\n\x06labels\x18\x0b \x01(\x0b\x32\x1c.sightline.v1.AnchoredLabelsH\x00\x12\"\n\x04\x63\x61rd\x18\x0c \x01(\x0b\x32\x12.sightline.v1.CardH\x00\x12$\n\x05panel\x18\r \x01(\x0b\x32\x13.sightline.v1.PanelH\x00\x12&\n\x06status\x18\x0e \x01(\x0b\x32\x14.sightline.v1.StatusH\x00\x12*\n\x05\x63lear\x18\x0f \x01(\x0b\x32\x19.sightline.v1.ClearRegionH\x00\x42\t\n\x07\x63ontent*\x98\x01\n\tHudRegion\x12\x1a\n\x16HUD_REGION_UNSPECIFIED\x10\x00\x12\x16\n\x12HUD_REGION_CAPTION\x10\x01\x12\x15\n\x11HUD_REGION_LABELS\x10\x02\x12\x13\n\x0fHUD_REGION_CARD\x10\x03\x12\x14\n\x10HUD_REGION_PANEL\x10\x04\x12\x15\n\x11HUD_REGION_STATUS\x10\x05*\x9e\x01\n\x08\x43\x61rdKind\x12\x19\n\x15\x43\x41RD_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43\x41RD_KIND_INFO\x10\x01\x12\x13\n\x0f\x43\x41RD_KIND_OFFER\x10\x02\x12\"\n\x1e\x43\x41RD_KIND_PAYMENT_CONFIRMATION\x10\x03\x12\x15\n\x11\x43\x41RD_KIND_RECEIPT\x10\x04\x12\x13\n\x0f\x43\x41RD_KIND_ERROR\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sightline.v1.display_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HUDREGION']._serialized_start=1525
-  _globals['_HUDREGION']._serialized_end=1677
-  _globals['_CARDKIND']._serialized_start=1680
-  _globals['_CARDKIND']._serialized_end=1838
+  _globals['_HUDREGION']._serialized_start=1624
+  _globals['_HUDREGION']._serialized_end=1776
+  _globals['_CARDKIND']._serialized_start=1779
+  _globals['_CARDKIND']._serialized_end=1937
   _globals['_TEXTBLOCK']._serialized_start=104
   _globals['_TEXTBLOCK']._serialized_end=167
   _globals['_CAPTIONENTRY']._serialized_start=170
   _globals['_CAPTIONENTRY']._serialized_end=339
   _globals['_CAPTION']._serialized_start=341
   _globals['_CAPTION']._serialized_end=395
-  _globals['_ANCHOREDLABEL']._serialized_start=397
-  _globals['_ANCHOREDLABEL']._serialized_end=507
-  _globals['_ANCHOREDLABELS']._serialized_start=509
-  _globals['_ANCHOREDLABELS']._serialized_end=602
-  _globals['_CARDACTION']._serialized_start=604
-  _globals['_CARDACTION']._serialized_end=650
-  _globals['_CARD']._serialized_start=653
-  _globals['_CARD']._serialized_end=962
-  _globals['_PANEL']._serialized_start=964
-  _globals['_PANEL']._serialized_end=1010
-  _globals['_STATUS']._serialized_start=1012
-  _globals['_STATUS']._serialized_end=1074
-  _globals['_CLEARREGION']._serialized_start=1076
-  _globals['_CLEARREGION']._serialized_end=1089
-  _globals['_DISPLAYUPDATE']._serialized_start=1092
-  _globals['_DISPLAYUPDATE']._serialized_end=1522
+  _globals['_ANCHOREDLABEL']._serialized_start=398
+  _globals['_ANCHOREDLABEL']._serialized_end=574
+  _globals['_ANCHOREDLABELS']._serialized_start=576
+  _globals['_ANCHOREDLABELS']._serialized_end=701
+  _globals['_CARDACTION']._serialized_start=703
+  _globals['_CARDACTION']._serialized_end=749
+  _globals['_CARD']._serialized_start=752
+  _globals['_CARD']._serialized_end=1061
+  _globals['_PANEL']._serialized_start=1063
+  _globals['_PANEL']._serialized_end=1109
+  _globals['_STATUS']._serialized_start=1111
+  _globals['_STATUS']._serialized_end=1173
+  _globals['_CLEARREGION']._serialized_start=1175
+  _globals['_CLEARREGION']._serialized_end=1188
+  _globals['_DISPLAYUPDATE']._serialized_start=1191
+  _globals['_DISPLAYUPDATE']._serialized_end=1621
 # @@protoc_insertion_point(module_scope)

@@ -72,24 +72,32 @@ class Caption(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[CaptionEntry, _Mapping]]] = ...) -> None: ...
 
 class AnchoredLabel(_message.Message):
-    __slots__ = ("anchor", "text", "source_text")
+    __slots__ = ("anchor", "text", "source_text", "placement", "translation_status")
     ANCHOR_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATION_STATUS_FIELD_NUMBER: _ClassVar[int]
     anchor: _common_pb2.Box
     text: TextBlock
     source_text: str
-    def __init__(self, anchor: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., text: _Optional[_Union[TextBlock, _Mapping]] = ..., source_text: _Optional[str] = ...) -> None: ...
+    placement: _common_pb2.Box
+    translation_status: str
+    def __init__(self, anchor: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., text: _Optional[_Union[TextBlock, _Mapping]] = ..., source_text: _Optional[str] = ..., placement: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., translation_status: _Optional[str] = ...) -> None: ...
 
 class AnchoredLabels(_message.Message):
-    __slots__ = ("photo_id", "labels", "tags")
+    __slots__ = ("photo_id", "labels", "tags", "codes", "omitted")
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_FIELD_NUMBER: _ClassVar[int]
     photo_id: str
     labels: _containers.RepeatedCompositeFieldContainer[AnchoredLabel]
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, photo_id: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[AnchoredLabel, _Mapping]]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    omitted: int
+    def __init__(self, photo_id: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[AnchoredLabel, _Mapping]]] = ..., tags: _Optional[_Iterable[str]] = ..., codes: _Optional[_Iterable[str]] = ..., omitted: _Optional[int] = ...) -> None: ...
 
 class CardAction(_message.Message):
     __slots__ = ("action_id", "label")
