@@ -11,7 +11,7 @@ from sightline_cli.stack import SERVICES
 from sightline_runtime import subjects
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.streams import ConsumerSpec, StreamSpec
-from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Subscribe, load_surface, load_surfaces
+from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Serve, Subscribe, load_surface, load_surfaces
 from sightline_runtime.surface_docs import render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +61,8 @@ OWN = StreamSpec(name="OWN", subjects=("own.thing.*",), description="")
         (dict(subscribes=(Subscribe(HandlerSpec("x", DeviceInput, subject="a.b.*", dedup=True), "on_x"),)), "dedup=True needs a durable"),
         (dict(publishes=(Publish("elsewhere.thing.*", DeviceInput, OWN),)), "is not a subject of stream OWN"),
         (dict(streams=(OwnedStream(OWN),)), "declares no publish to own.thing.*"),
+        (dict(serves=(Serve("svc.rpc.count", DeviceInput, DeviceInput, "count", per_device=True),)), "must be subjects.device_request_all"),
+        (dict(serves=(Serve("glasses.a.rpc.svc.count", DeviceInput, DeviceInput, "count", per_device=True),)), "device_request_all"),
     ],
 )
 def test_a_declaration_that_cannot_be_true_fails_at_import(surface, complaint):

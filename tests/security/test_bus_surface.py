@@ -19,7 +19,7 @@ from sightline_runtime.events import event_headers, new_meta
 from sightline_runtime.service import Resources, Service
 from sightline_runtime.settings import ServiceSettings
 from sightline_runtime.streams import ConsumerSpec, StreamSpec
-from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Subscribe
+from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Serve, Subscribe
 
 from tests.edge.helpers import wait_for
 from tests.security.conftest import DENIED_PUBLISH_TEXT, connect
@@ -42,6 +42,8 @@ SURFACE = BusSurface(
     ),
     publishes=(Publish("echo.text.*", DeviceInput, ECHO),),
     streams=(OwnedStream(ECHO, retention_s=lambda settings: settings.echo_retention_hours * 3600.0),),
+    # A request a device makes about its own data: the device token comes from the subject.
+    serves=(Serve(subjects.device_request_all("echo", "whoami"), DeviceInput, DeviceInput, "whoami", per_device=True),),
 )
 
 
@@ -60,6 +62,10 @@ class EchoHandlers:
         await self.publisher.publish(f"stray.text.{ctx.device_id}", event)
         await self.publisher.publish(subjects.domain("echo", "text", ctx.device_id), event, stream=ECHO)
         self.handled.append(event.text.text)
+
+    async def whoami(self, body: bytes, *, device: str) -> tuple[DeviceInput, dict[str, str]]:
+        asked = DeviceInput.FromString(body).text.text
+        return DeviceInput(text=TextInput(text=f"{device} asked {asked}")), {}
 
 
 async def test_a_new_service_gets_streams_consumers_and_permissions_from_its_declaration(secure_hub, admin, run_service):
@@ -102,6 +108,19 @@ async def test_a_new_service_gets_streams_consumers_and_permissions_from_its_dec
     # Its presence beats are allowed too (every service announces itself on presence.<service>).
     beat = await admin.subscribe("presence.echo")
     assert ServicePresence.FromString((await beat.next_msg(timeout=2)).data).service == "echo"
+
+    # A device's request about itself is answered, with the device the hub vouches for.
+    await provision_device(admin, secure_hub.security, "b")
+    _, device_creds_a, _ = await provision_device(admin, secure_hub.security, "a")
+    device, device_errors = await connect(secure_hub.url, str(device_creds_a), inbox_prefix=auth.device_inbox_prefix("a").encode())
+    asked = DeviceInput(text=TextInput(text="hi")).SerializeToString()
+    reply = await device.request(subjects.device_request("a", "echo", "whoami"), asked, timeout=5)
+    assert DeviceInput.FromString(reply.data).text.text == "a asked hi"
+    # Naming another device is refused by the hub: no request leaves the connection.
+    await device.publish(subjects.device_request("b", "echo", "whoami"), asked)
+    await device.flush()
+    assert await device_errors.wait_for(DENIED_PUBLISH_TEXT)
+    await device.close()
 
 
 async def test_the_refusal_is_the_servers(secure_hub):

@@ -110,6 +110,8 @@ def device_permissions(device_id: str) -> Permissions:
             # writes every meta itself (sightline_runtime.objects).
             f"$O.{PHOTO_BUCKET}.C.{d}.>",
             "$JSC.R.>",
+            # Requests about its own data only (a service's per-device Serve).
+            f"glasses.{d}.rpc.>",
         ),
         sub_allow=(
             subjects.down_display(d),

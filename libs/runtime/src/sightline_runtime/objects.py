@@ -116,3 +116,16 @@ async def write_meta(js: JetStreamContext, bucket: str, name: str, meta: bytes) 
 
 async def purge_chunks(js: JetStreamContext, bucket: str, nuid: str) -> None:
     await js.purge_stream(object_store_stream(bucket), subject=chunk_subject(bucket, nuid))
+
+
+async def write_chunks(js: JetStreamContext, bucket: str, nuid: str, data: bytes, *, chunk_bytes: int = 128 * 1024) -> int:
+    """Store `data` as the chunks of `nuid` (after purging any there), each
+    write acknowledged; returns the number of chunks. The meta that makes
+    them an object is written separately (write_meta), last."""
+    await purge_chunks(js, bucket, nuid)
+    stream, subject = object_store_stream(bucket), chunk_subject(bucket, nuid)
+    count = 0
+    for start in range(0, len(data), chunk_bytes):
+        await js.publish(subject, data[start : start + chunk_bytes], stream=stream)
+        count += 1
+    return count

@@ -32,7 +32,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from sightline.v1.input_pb2 import DeviceInput
 
-from sightline_runtime import privacy
+from sightline_runtime import privacy, subjects
 from sightline_runtime.auth import service_inbox_prefix
 from sightline_runtime.consumer import EventGuard, HandlerSpec
 from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
@@ -373,10 +373,16 @@ class Service:
             if self._pending:
                 await asyncio.sleep(1.0)
 
-    def _serve(self, serve: Serve, handler: Callable[[bytes], Awaitable[tuple[Any, dict[str, str]]]]) -> None:
+    def _serve(self, serve: Serve, handler: Callable[..., Awaitable[tuple[Any, dict[str, str]]]]) -> None:
         async def answer(msg: NatsMessage) -> NatsResponse:
             body = msg.body if isinstance(msg.body, bytes) else bytes(msg.body)
-            response, headers = await handler(body)
+            if serve.per_device:
+                device = subjects.device_token(msg.raw_message.subject)
+                if device is None:
+                    raise RuntimeError(f"{serve.subject}: a per-device request without a device token")
+                response, headers = await handler(body, device=device)
+            else:
+                response, headers = await handler(body)
             return NatsResponse(response.SerializeToString(), headers=headers)
 
         answer.__doc__ = handler.__doc__

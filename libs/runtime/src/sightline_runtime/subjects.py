@@ -55,6 +55,17 @@ def down_display(device_id: str) -> str:
 DOWN_DISPLAY_ALL = "glasses.*.down.display"
 
 
+# --- requests a device makes of a service (glasses -> hub, answered) ---
+# The device's own token is in the subject, so the hub's permissions decide
+# whose data a request may name: a device may publish only under its own.
+def device_request(device_id: str, service: str, method: str) -> str:
+    return f"glasses.{check_device_id(device_id)}.rpc.{service}.{method}"
+
+
+def device_request_all(service: str, method: str) -> str:
+    return f"glasses.*.rpc.{service}.{method}"
+
+
 # --- domain events ---
 def domain(domain_name: str, event: str, device_id: str) -> str:
     return f"{domain_name}.{event}.{check_device_id(device_id)}"
@@ -77,10 +88,10 @@ def dead_letter(service: str, handler: str) -> str:
 def device_token(subject: str) -> str | None:
     """The device id carried by a device-scoped subject, or None.
 
-    glasses.<device>.(up|down).<...> -> token 1; <domain>.<event>.<device> -> token 2.
+    glasses.<device>.(up|down|rpc).<...> -> token 1; <domain>.<event>.<device> -> token 2.
     """
     parts = subject.split(".")
-    if len(parts) >= 4 and parts[0] == "glasses" and parts[2] in ("up", "down"):
+    if len(parts) >= 4 and parts[0] == "glasses" and parts[2] in ("up", "down", "rpc"):
         token = parts[1]
     elif len(parts) == 3 and parts[0] not in ("glasses", "dlq", "$JS", "_INBOX"):
         token = parts[2]

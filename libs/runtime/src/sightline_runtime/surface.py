@@ -85,12 +85,18 @@ class Publish:
 @dataclass(frozen=True)
 class Serve:
     """A request subject this service answers (queue group = the service):
-    `handler` takes the request body and returns (response, headers)."""
+    `handler` takes the request body and returns (response, headers).
+
+    `per_device`: the subject is `subjects.device_request_all(...)` and the
+    handler is called with `device=` the subject's device token, which the
+    hub's permissions vouch for (a device publishes only under its own), so
+    the handler need not trust a device id in the body."""
 
     subject: str
     request: type[Message]
     response: type[Message]
     handler: str
+    per_device: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,11 @@ class BusSurface:
                 continue
             if pub.stream is not None and not any(subjects.subject_matches(pub.subject, s) for s in pub.stream.subjects):
                 raise ValueError(f"{self.service}: {pub.subject} is not a subject of stream {pub.stream.name}")
+        for serve in self.serves:
+            # A per-device request carries the device's token where devices may publish, for every device.
+            tokens = serve.subject.split(".")
+            if serve.per_device and (tokens[:3] != ["glasses", "*", "rpc"] or len(tokens) < 5):
+                raise ValueError(f"{self.service}: per-device request subject {serve.subject} must be subjects.device_request_all(...)")
         for owned in self.streams:
             for subject in owned.stream.subjects:
                 if not any(subjects.subject_matches(p.subject, subject) for p in self.publishes):

@@ -26,41 +26,41 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sightline.v1 import common_pb2 as sightline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/vision.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"\xed\x01\n\rPhotoCaptured\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06sha256\x18\x05 \x01(\x0c\x12/\n\x0b\x63\x61ptured_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\x17\n\x0ftarget_language\x18\x08 \x01(\t\x12\x11\n\tupload_id\x18\t \x01(\t\"\x8e\x02\n\x0bPhotoStored\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x03 \x01(\t\x12\x13\n\x0bobject_name\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x04\x12\x0e\n\x06sha256\x18\x07 \x01(\x0c\x12\r\n\x05width\x18\x08 \x01(\r\x12\x0e\n\x06height\x18\t \x01(\r\x12/\n\x0b\x63\x61ptured_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0ftarget_language\x18\x0b \x01(\t\"p\n\nTextRegion\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1e\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x11.sightline.v1.Box\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0e\n\x06masked\x18\x05 \x01(\x08\"K\n\x0b\x44\x65\x63odedCode\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1e\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x11.sightline.v1.Box\"<\n\x08ImageTag\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x12\n\nvocabulary\x18\x03 \x01(\t\"\xbc\x03\n\x0cVisionResult\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x13\n\x0bimage_width\x18\x03 \x01(\r\x12\x14\n\x0cimage_height\x18\x04 \x01(\r\x12.\n\x0ctext_regions\x18\x05 \x03(\x0b\x32\x18.sightline.v1.TextRegion\x12$\n\x04tags\x18\x06 \x03(\x0b\x32\x16.sightline.v1.ImageTag\x12\x12\n\nocr_engine\x18\x07 \x01(\t\x12\x15\n\rtagger_engine\x18\x08 \x01(\t\x12\x17\n\x0ftarget_language\x18\t \x01(\t\x12(\n\x05\x63odes\x18\n \x03(\x0b\x32\x19.sightline.v1.DecodedCode\x12/\n\ttreatment\x18\x0b \x01(\x0e\x32\x1c.sightline.v1.PhotoTreatment\x12\r\n\x05\x66\x61\x63\x65s\x18\x0c \x01(\r\x12/\n\x0b\x63\x61ptured_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61nalysis_ms\x18\x0e \x01(\x02\"\xba\x01\n\x13SearchPhotosRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x06 \x01(\r\x12\x0e\n\x06offset\x18\x07 \x01(\r\"\xd7\x02\n\x0bPhotoRecord\x12\x10\n\x08photo_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12/\n\x0b\x63\x61ptured_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x13\n\x0bobject_name\x18\x06 \x01(\t\x12$\n\x04tags\x18\x07 \x03(\x0b\x32\x16.sightline.v1.ImageTag\x12.\n\x0ctext_regions\x18\x08 \x03(\x0b\x32\x18.sightline.v1.TextRegion\x12(\n\x05\x63odes\x18\t \x03(\x0b\x32\x19.sightline.v1.DecodedCode\x12/\n\ttreatment\x18\n \x01(\x0e\x32\x1c.sightline.v1.PhotoTreatment\x12\r\n\x05score\x18\x0b \x01(\x02\"P\n\x14SearchPhotosResponse\x12)\n\x06photos\x18\x01 \x03(\x0b\x32\x19.sightline.v1.PhotoRecord\x12\r\n\x05total\x18\x02 \x01(\r\"6\n\x0fGetPhotoRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x10\n\x08photo_id\x18\x02 \x01(\t\"<\n\x10GetPhotoResponse\x12(\n\x05photo\x18\x01 \x01(\x0b\x32\x19.sightline.v1.PhotoRecord\"9\n\x12\x44\x65letePhotoRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x10\n\x08photo_id\x18\x02 \x01(\t\"&\n\x13\x44\x65letePhotoResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08*\x95\x01\n\x0ePhotoTreatment\x12\x1f\n\x1bPHOTO_TREATMENT_UNSPECIFIED\x10\x00\x12\x1c\n\x18PHOTO_TREATMENT_NO_FACES\x10\x01\x12!\n\x1dPHOTO_TREATMENT_FACES_BLURRED\x10\x02\x12!\n\x1dPHOTO_TREATMENT_ORIGINAL_KEPT\x10\x03\x32\x8b\x02\n\x13PhotoLibraryService\x12U\n\x0cSearchPhotos\x12!.sightline.v1.SearchPhotosRequest\x1a\".sightline.v1.SearchPhotosResponse\x12I\n\x08GetPhoto\x12\x1d.sightline.v1.GetPhotoRequest\x1a\x1e.sightline.v1.GetPhotoResponse\x12R\n\x0b\x44\x65letePhoto\x12 .sightline.v1.DeletePhotoRequest\x1a!.sightline.v1.DeletePhotoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/vision.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"\xed\x01\n\rPhotoCaptured\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06sha256\x18\x05 \x01(\x0c\x12/\n\x0b\x63\x61ptured_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\x17\n\x0ftarget_language\x18\x08 \x01(\t\x12\x11\n\tupload_id\x18\t \x01(\t\"\xce\x02\n\x0bPhotoStored\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x03 \x01(\t\x12\x13\n\x0bobject_name\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x04\x12\x0e\n\x06sha256\x18\x07 \x01(\x0c\x12\r\n\x05width\x18\x08 \x01(\r\x12\x0e\n\x06height\x18\t \x01(\r\x12/\n\x0b\x63\x61ptured_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0ftarget_language\x18\x0b \x01(\t\x12/\n\ttreatment\x18\x0c \x01(\x0e\x32\x1c.sightline.v1.PhotoTreatment\x12\r\n\x05\x66\x61\x63\x65s\x18\r \x01(\r\"p\n\nTextRegion\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1e\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x11.sightline.v1.Box\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0e\n\x06masked\x18\x05 \x01(\x08\"K\n\x0b\x44\x65\x63odedCode\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x1e\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x11.sightline.v1.Box\"<\n\x08ImageTag\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x12\n\nvocabulary\x18\x03 \x01(\t\"\xbc\x03\n\x0cVisionResult\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\t\x12\x13\n\x0bimage_width\x18\x03 \x01(\r\x12\x14\n\x0cimage_height\x18\x04 \x01(\r\x12.\n\x0ctext_regions\x18\x05 \x03(\x0b\x32\x18.sightline.v1.TextRegion\x12$\n\x04tags\x18\x06 \x03(\x0b\x32\x16.sightline.v1.ImageTag\x12\x12\n\nocr_engine\x18\x07 \x01(\t\x12\x15\n\rtagger_engine\x18\x08 \x01(\t\x12\x17\n\x0ftarget_language\x18\t \x01(\t\x12(\n\x05\x63odes\x18\n \x03(\x0b\x32\x19.sightline.v1.DecodedCode\x12/\n\ttreatment\x18\x0b \x01(\x0e\x32\x1c.sightline.v1.PhotoTreatment\x12\r\n\x05\x66\x61\x63\x65s\x18\x0c \x01(\r\x12/\n\x0b\x63\x61ptured_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61nalysis_ms\x18\x0e \x01(\x02\"\xba\x01\n\x13SearchPhotosRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x06 \x01(\r\x12\x0e\n\x06offset\x18\x07 \x01(\r\"\xd7\x02\n\x0bPhotoRecord\x12\x10\n\x08photo_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12/\n\x0b\x63\x61ptured_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x13\n\x0bobject_name\x18\x06 \x01(\t\x12$\n\x04tags\x18\x07 \x03(\x0b\x32\x16.sightline.v1.ImageTag\x12.\n\x0ctext_regions\x18\x08 \x03(\x0b\x32\x18.sightline.v1.TextRegion\x12(\n\x05\x63odes\x18\t \x03(\x0b\x32\x19.sightline.v1.DecodedCode\x12/\n\ttreatment\x18\n \x01(\x0e\x32\x1c.sightline.v1.PhotoTreatment\x12\r\n\x05score\x18\x0b \x01(\x02\"P\n\x14SearchPhotosResponse\x12)\n\x06photos\x18\x01 \x03(\x0b\x32\x19.sightline.v1.PhotoRecord\x12\r\n\x05total\x18\x02 \x01(\r\"6\n\x0fGetPhotoRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x10\n\x08photo_id\x18\x02 \x01(\t\"<\n\x10GetPhotoResponse\x12(\n\x05photo\x18\x01 \x01(\x0b\x32\x19.sightline.v1.PhotoRecord\"9\n\x12\x44\x65letePhotoRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x10\n\x08photo_id\x18\x02 \x01(\t\"&\n\x13\x44\x65letePhotoResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08*\x95\x01\n\x0ePhotoTreatment\x12\x1f\n\x1bPHOTO_TREATMENT_UNSPECIFIED\x10\x00\x12\x1c\n\x18PHOTO_TREATMENT_NO_FACES\x10\x01\x12!\n\x1dPHOTO_TREATMENT_FACES_BLURRED\x10\x02\x12!\n\x1dPHOTO_TREATMENT_ORIGINAL_KEPT\x10\x03\x32\x8b\x02\n\x13PhotoLibraryService\x12U\n\x0cSearchPhotos\x12!.sightline.v1.SearchPhotosRequest\x1a\".sightline.v1.SearchPhotosResponse\x12I\n\x08GetPhoto\x12\x1d.sightline.v1.GetPhotoRequest\x1a\x1e.sightline.v1.GetPhotoResponse\x12R\n\x0b\x44\x65letePhoto\x12 .sightline.v1.DeletePhotoRequest\x1a!.sightline.v1.DeletePhotoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sightline.v1.vision_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PHOTOTREATMENT']._serialized_start=2151
-  _globals['_PHOTOTREATMENT']._serialized_end=2300
+  _globals['_PHOTOTREATMENT']._serialized_start=2215
+  _globals['_PHOTOTREATMENT']._serialized_end=2364
   _globals['_PHOTOCAPTURED']._serialized_start=104
   _globals['_PHOTOCAPTURED']._serialized_end=341
   _globals['_PHOTOSTORED']._serialized_start=344
-  _globals['_PHOTOSTORED']._serialized_end=614
-  _globals['_TEXTREGION']._serialized_start=616
-  _globals['_TEXTREGION']._serialized_end=728
-  _globals['_DECODEDCODE']._serialized_start=730
-  _globals['_DECODEDCODE']._serialized_end=805
-  _globals['_IMAGETAG']._serialized_start=807
-  _globals['_IMAGETAG']._serialized_end=867
-  _globals['_VISIONRESULT']._serialized_start=870
-  _globals['_VISIONRESULT']._serialized_end=1314
-  _globals['_SEARCHPHOTOSREQUEST']._serialized_start=1317
-  _globals['_SEARCHPHOTOSREQUEST']._serialized_end=1503
-  _globals['_PHOTORECORD']._serialized_start=1506
-  _globals['_PHOTORECORD']._serialized_end=1849
-  _globals['_SEARCHPHOTOSRESPONSE']._serialized_start=1851
-  _globals['_SEARCHPHOTOSRESPONSE']._serialized_end=1931
-  _globals['_GETPHOTOREQUEST']._serialized_start=1933
-  _globals['_GETPHOTOREQUEST']._serialized_end=1987
-  _globals['_GETPHOTORESPONSE']._serialized_start=1989
-  _globals['_GETPHOTORESPONSE']._serialized_end=2049
-  _globals['_DELETEPHOTOREQUEST']._serialized_start=2051
-  _globals['_DELETEPHOTOREQUEST']._serialized_end=2108
-  _globals['_DELETEPHOTORESPONSE']._serialized_start=2110
-  _globals['_DELETEPHOTORESPONSE']._serialized_end=2148
-  _globals['_PHOTOLIBRARYSERVICE']._serialized_start=2303
-  _globals['_PHOTOLIBRARYSERVICE']._serialized_end=2570
+  _globals['_PHOTOSTORED']._serialized_end=678
+  _globals['_TEXTREGION']._serialized_start=680
+  _globals['_TEXTREGION']._serialized_end=792
+  _globals['_DECODEDCODE']._serialized_start=794
+  _globals['_DECODEDCODE']._serialized_end=869
+  _globals['_IMAGETAG']._serialized_start=871
+  _globals['_IMAGETAG']._serialized_end=931
+  _globals['_VISIONRESULT']._serialized_start=934
+  _globals['_VISIONRESULT']._serialized_end=1378
+  _globals['_SEARCHPHOTOSREQUEST']._serialized_start=1381
+  _globals['_SEARCHPHOTOSREQUEST']._serialized_end=1567
+  _globals['_PHOTORECORD']._serialized_start=1570
+  _globals['_PHOTORECORD']._serialized_end=1913
+  _globals['_SEARCHPHOTOSRESPONSE']._serialized_start=1915
+  _globals['_SEARCHPHOTOSRESPONSE']._serialized_end=1995
+  _globals['_GETPHOTOREQUEST']._serialized_start=1997
+  _globals['_GETPHOTOREQUEST']._serialized_end=2051
+  _globals['_GETPHOTORESPONSE']._serialized_start=2053
+  _globals['_GETPHOTORESPONSE']._serialized_end=2113
+  _globals['_DELETEPHOTOREQUEST']._serialized_start=2115
+  _globals['_DELETEPHOTOREQUEST']._serialized_end=2172
+  _globals['_DELETEPHOTORESPONSE']._serialized_start=2174
+  _globals['_DELETEPHOTORESPONSE']._serialized_end=2212
+  _globals['_PHOTOLIBRARYSERVICE']._serialized_start=2367
+  _globals['_PHOTOLIBRARYSERVICE']._serialized_end=2634
 # @@protoc_insertion_point(module_scope)

@@ -45,7 +45,7 @@ class PhotoCaptured(_message.Message):
     def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data: _Optional[bytes] = ..., target_language: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
 
 class PhotoStored(_message.Message):
-    __slots__ = ("meta", "photo_id", "bucket", "object_name", "content_type", "size_bytes", "sha256", "width", "height", "captured_at", "target_language")
+    __slots__ = ("meta", "photo_id", "bucket", "object_name", "content_type", "size_bytes", "sha256", "width", "height", "captured_at", "target_language", "treatment", "faces")
     META_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,8 @@ class PhotoStored(_message.Message):
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
     TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TREATMENT_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
     meta: _common_pb2.EventMeta
     photo_id: str
     bucket: str
@@ -68,7 +70,9 @@ class PhotoStored(_message.Message):
     height: int
     captured_at: _timestamp_pb2.Timestamp
     target_language: str
-    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., bucket: _Optional[str] = ..., object_name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target_language: _Optional[str] = ...) -> None: ...
+    treatment: PhotoTreatment
+    faces: int
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., photo_id: _Optional[str] = ..., bucket: _Optional[str] = ..., object_name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target_language: _Optional[str] = ..., treatment: _Optional[_Union[PhotoTreatment, str]] = ..., faces: _Optional[int] = ...) -> None: ...
 
 class TextRegion(_message.Message):
     __slots__ = ("text", "box", "confidence", "language", "masked")
