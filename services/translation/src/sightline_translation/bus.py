@@ -6,6 +6,7 @@ from __future__ import annotations
 from nats.js.api import DeliverPolicy
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.translation_pb2 import TranslateRequest, TranslateResponse, Translation
+from sightline.v1.vision_pb2 import VisionResult
 from sightline_runtime import subjects
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.streams import DAY, GLOSSARY, ConsumerSpec, StreamSpec
@@ -17,14 +18,14 @@ SERVICE = "translation"
 
 TRANSLATION = StreamSpec(
     name="TRANSLATION",
-    subjects=(subjects.domain_all("translation", "final"),),
+    subjects=(subjects.domain_all("translation", "final"), subjects.domain_all("translation", "photo")),
     description="Final translations of speech and photos",
     max_age_s=DAY,
 )
 
 SURFACE = BusSurface(
     service=SERVICE,
-    description="translates speech (partials and finals) and text on request, with each device's glossary",
+    description="translates speech (partials and finals), the text in photos and text on request, with each device's glossary",
     subscribes=(
         # Partials: core NATS in the service's queue group; cheap, latest wins.
         Subscribe(HandlerSpec("asr_partial", Transcript, subject=subjects.domain_all("asr", "partial")), "on_partial"),
@@ -44,10 +45,25 @@ SURFACE = BusSurface(
             ),
             "on_final",
         ),
+        # What vision read in a photo (VISION is vision's stream: attached once it exists).
+        Subscribe(
+            HandlerSpec(
+                "vision_result",
+                VisionResult,
+                consumer=ConsumerSpec(
+                    "translation-photos",
+                    subjects.domain_all("vision", "result"),
+                    "translation: text read in photos, to translate for the wearer's labels",
+                    deliver_policy=DeliverPolicy.NEW,
+                ),
+            ),
+            "on_vision_result",
+        ),
     ),
     publishes=(
         Publish(subjects.domain_all("translation", "partial"), Translation, description="partial translations, latest wins"),
         Publish(subjects.domain_all("translation", "final"), Translation, TRANSLATION, description="final translations"),
+        Publish(subjects.domain_all("translation", "photo"), Translation, TRANSLATION, description="a photo's text regions, translated"),
     ),
     streams=(OwnedStream(TRANSLATION, retention_s=lambda settings: settings.transcript_retention_hours * 3600.0),),
     # Read only: glossaries are written with `sightline glossary`.

@@ -29,6 +29,7 @@ from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.device_pb2 import DeviceRecord
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.translation_pb2 import TextOrigin, TranslateRequest, TranslateResponse, Translation, TranslationStatus
+from sightline.v1.vision_pb2 import VisionResult
 from sightline_runtime import subjects
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
@@ -44,6 +45,7 @@ from sightline_translation.engines import Lane
 from sightline_translation.languages import InvalidLanguage, Pair, primary
 from sightline_translation.metrics import TranslationMetrics
 from sightline_translation.partials import PartialCoalescer
+from sightline_translation.photos import PhotoTranslator
 from sightline_translation.router import TranslationFailed, UnsupportedPair
 from sightline_translation.rpc import error_headers
 from sightline_translation.settings import TranslationSettings
@@ -89,6 +91,7 @@ class TranslationHandlers:
         )
         self._reported: dict[tuple[str, Pair], float] = {}
         self.limited_log = RateLimitedLog(log)
+        self.photos = PhotoTranslator(settings, translator, metrics, self.clock)
 
     # --- transcripts ---
     def _plan(self, event: Transcript, ctx: EventContext, kind: str) -> Plan | None:
@@ -181,6 +184,12 @@ class TranslationHandlers:
         await self.publisher.publish(
             subjects.domain("translation", "final", ctx.device_id), self._translation(plan, outcome, event_id=event_id), stream=TRANSLATION
         )
+
+    async def on_vision_result(self, event: VisionResult, ctx: EventContext) -> None:
+        """vision.result.<device> (JetStream): the photo's text, translated for its labels."""
+        translation = await self.photos.translate(event, ctx, last_attempt=ctx.delivery_attempt >= self.settings.max_deliver)
+        if translation is not None:
+            await self.publisher.publish(subjects.domain("translation", "photo", ctx.device_id), translation, stream=TRANSLATION)
 
     def _translation(self, plan: Plan, outcome: Outcome, *, event_id: str | None) -> Translation:
         event, ctx = plan.event, plan.ctx

@@ -33,8 +33,8 @@ class TranslationMetrics:
         self.registry = registry
         self.translations = Counter(
             "sightline_translation_translations_total",
-            "Texts handled, by answering engine ('none' when nothing was translated), kind (partial, final, rpc) and outcome "
-            "(ok, fallback, failed, unsupported, empty, no_target, same_language)",
+            "Texts handled, by answering engine ('none' when nothing was translated), kind (partial, final, rpc, photo) and outcome "
+            "(ok, fallback, failed, unsupported, empty, no_target, same_language, no_text)",
             ["engine", "kind", "outcome"],
             registry=registry,
         )

@@ -31,6 +31,8 @@ class TranslationSettings(ServiceSettings):
     # Longer transcripts are refused (ASR cuts utterances at ~20 s, ~400 characters).
     translation_max_text_chars: int = Field(default=2_000, gt=0)
     translation_max_rpc_texts: int = Field(default=64, gt=0)
+    # Text regions of one photo translated at most (a page of a menu has ~100 lines).
+    translation_max_photo_regions: int = Field(default=200, gt=0)
     translation_cache_size: int = Field(default=10_000, ge=0)
 
     # Partials: at most one engine call per utterance per interval; newer

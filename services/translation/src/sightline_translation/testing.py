@@ -155,7 +155,7 @@ async def publish_transcript(nc, event: Transcript) -> None:
 
 
 class TranslationTap:
-    """Every Translation event of one device, partial and final, as it arrives."""
+    """Every Translation event of one device (partial, final and photo) as it arrives."""
 
     def __init__(self, nc, device_id: str) -> None:
         self.nc = nc
@@ -167,7 +167,7 @@ class TranslationTap:
         async def on_message(msg) -> None:
             await self.events.put((msg.subject, Translation.FromString(msg.data)))
 
-        for kind in ("partial", "final"):
+        for kind in ("partial", "final", "photo"):
             self._subs.append(await self.nc.subscribe(subjects.domain("translation", kind, self.device_id), cb=on_message))
         await self.nc.flush()
         return self
@@ -185,6 +185,14 @@ class TranslationTap:
             while True:
                 event = await self.next(timeout_s)
                 if event.is_final:
+                    return event
+
+    async def photo(self, timeout_s: float = 10.0) -> Translation:
+        """The next translation of a photo's text, skipping speech."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                event = await self.next(timeout_s)
+                if event.photo_id:
                     return event
 
     async def drain(self, idle_s: float = 1.0) -> list[Translation]:
