@@ -49,22 +49,21 @@ async def _publish(nc, event: VisionResult | bytes, device: str) -> None:
 
 async def test_chinese_signs_are_labelled_in_english(translation, nc, registry):
     await registry.add("alpha")
-    result = _result("alpha", [("出口", "zh"), ("禁止吸烟", "zh"), ("收银台", "zh")], target="en")
+    result = _result("alpha", [("出口", "zh"), ("禁止吸烟", "zh"), ("收银台", "zh"), ("火车站在哪里", "zh")], target="en")
     async with TranslationTap(nc, "alpha") as tap:
         await _publish(nc, result, "alpha")
         photo = await tap.photo()
     assert photo.status == TranslationStatus.TRANSLATION_STATUS_OK
     assert (photo.photo_id, photo.source_event_id, photo.target_language) == ("p1", result.meta.event_id, "en")
     assert photo.origin == TextOrigin.TEXT_ORIGIN_SIGN
-    assert photo.engine == "cedict"
-    texts = {r.source_text: r.text.lower() for r in photo.regions}
-    assert "exit" in texts["出口"]
-    assert "smok" in texts["禁止吸烟"]
-    assert "no" in texts["禁止吸烟"] or "prohibit" in texts["禁止吸烟"]
-    assert "cashier" in texts["收银台"]
+    # Common signs as signs say them; other text through CC-CEDICT.
+    assert photo.engine == "cedict,signs"
+    texts = {r.source_text: r.text for r in photo.regions}
+    assert [texts["出口"], texts["禁止吸烟"], texts["收银台"]] == ["Exit", "No smoking", "Cashier"]
+    assert "train station" in texts["火车站在哪里"].lower()
     # Indexed like the result's regions, boxes carried along.
-    assert [r.region_index for r in photo.regions] == [0, 1, 2]
-    assert [r.box.y for r in photo.regions] == pytest.approx([0.1, 0.3, 0.5])
+    assert [r.region_index for r in photo.regions] == [0, 1, 2, 3]
+    assert [r.box.y for r in photo.regions] == pytest.approx([0.1, 0.3, 0.5, 0.7])
 
 
 async def test_english_signs_into_spanish_and_chinese_and_own_language_passes_through(translation, nc, registry):

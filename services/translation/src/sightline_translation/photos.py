@@ -30,6 +30,7 @@ from sightline_translation.languages import InvalidLanguage, Pair, primary
 from sightline_translation.metrics import TranslationMetrics
 from sightline_translation.router import UnsupportedPair
 from sightline_translation.settings import TranslationSettings
+from sightline_translation.sign_terms import sign_wording
 from sightline_translation.translator import Translator
 
 _EVENT_IDS = uuid.UUID("0b7f4e0e-8c1a-4f55-a0f3-6d2f1f1c9a42")
@@ -62,8 +63,8 @@ class PhotoTranslator:
                 ErrorCode.ERROR_CODE_INVALID, f"target language: {err}", event_id=ctx.event_id, device_id=ctx.device_id
             ) from None
 
-    def _groups(self, event: VisionResult, ctx: EventContext, target: str) -> tuple[dict[str, list[int]], dict[int, str]]:
-        """Region indexes by source language, and the regions passed through."""
+    def _groups(self, event: VisionResult, ctx: EventContext, target: str) -> tuple[dict[str, list[int]], dict[int, str], dict[int, str]]:
+        """Region indexes by source language, the regions passed through, and common signs' wording."""
         limit, longest = self.settings.translation_max_photo_regions, self.settings.translation_max_text_chars
         if len(event.text_regions) > limit:
             raise EventRejected(
@@ -74,6 +75,7 @@ class PhotoTranslator:
             )
         groups: dict[str, list[int]] = defaultdict(list)
         unchanged: dict[int, str] = {}
+        signs: dict[int, str] = {}
         for index, region in enumerate(event.text_regions):
             if len(region.text) > longest:
                 raise EventRejected(
@@ -92,20 +94,22 @@ class PhotoTranslator:
                 # Nothing to translate into, already in the wearer's language, or
                 # a language vision could not tell: shown as read.
                 unchanged[index] = region.text
+            elif (wording := sign_wording(region.text, source, target)) is not None:
+                signs[index] = wording
             else:
                 groups[source].append(index)
-        return groups, unchanged
+        return groups, unchanged, signs
 
     async def translate(self, event: VisionResult, ctx: EventContext, *, last_attempt: bool) -> Translation | None:
         """The photo's Translation; None when it has no text. Raises
         TranslationFailed (retried by the runtime) unless this is the last
         attempt, where the failure is published as status FAILED."""
         target = self.target(event, ctx)
-        groups, unchanged = self._groups(event, ctx, target)
-        if not groups and not unchanged:
+        groups, unchanged, signs = self._groups(event, ctx, target)
+        if not groups and not unchanged and not signs:
             self.metrics.translations.labels("none", "photo", "no_text").inc()
             return None
-        outcome = _Outcome(texts=dict(unchanged), engines=set(), glossary_terms=[])
+        outcome = _Outcome(texts=unchanged | signs, engines={"signs"} if signs else set(), glossary_terms=[])
         status, detail = TranslationStatus.TRANSLATION_STATUS_OK, ""
         try:
             await self._translate_groups(event, ctx, target, groups, outcome)
@@ -134,7 +138,7 @@ class PhotoTranslator:
             source_event_id=ctx.event_id,
             is_final=True,
             origin=TextOrigin.TEXT_ORIGIN_SIGN,
-            source_language=",".join(sorted(groups)),
+            source_language=",".join(sorted({*groups, *(["zh"] if signs else [])})),
             target_language=target,
             engine=",".join(sorted(outcome.engines)) or "none",
             fallback_used=outcome.fallback_used,
