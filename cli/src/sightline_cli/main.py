@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline_cli.commands import bus, certs, devices, glasses, glossary, k8s, stack
+from sightline_cli.commands import bus, certs, devices, glasses, glossary, k8s, photos, stack
 
 app = typer.Typer(help="Sightline — the open backend for AI glasses.", no_args_is_help=True, add_completion=False)
 app.command()(stack.up)
@@ -12,6 +12,7 @@ app.command()(stack.status)
 app.command()(glasses.glasses)
 app.add_typer(devices.app, name="devices")
 app.add_typer(glossary.app, name="glossary")
+app.add_typer(photos.app, name="photos")
 app.add_typer(certs.app, name="certs")
 app.add_typer(k8s.app, name="k8s")
 app.add_typer(bus.app, name="bus")

@@ -1,0 +1,1 @@
+"""Revisions of the photo index, oldest first; write new ones by hand (copy the newest)."""
