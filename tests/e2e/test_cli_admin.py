@@ -1,12 +1,15 @@
 """`sightline devices` and `sightline glossary` against a real nats-server
 (devices: a hub with authorisation on, as `sightline up` runs it)."""
 
+import asyncio
 import stat
 import subprocess
 
+import nats
 import pytest
 from sightline_cli.security import LocalSecurity
 from sightline_cli.stack import SERVICES
+from sightline_runtime.devices import DeviceRegistry
 
 from tests.conftest import VENV_BIN
 
@@ -15,6 +18,14 @@ SIGHTLINE = str(VENV_BIN / "sightline")
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([SIGHTLINE, *args], capture_output=True, text=True, timeout=60)
+
+
+async def _record(url: str, security: LocalSecurity, device: str):
+    nc = await nats.connect(url, user_credentials=str(security.creds.admin()))
+    try:
+        return await DeviceRegistry(nc.jetstream()).get(device)
+    finally:
+        await nc.close()
 
 
 @pytest.fixture
@@ -41,6 +52,13 @@ def test_devices_add_list_revoke(secure_server):
     listed = _cli("devices", "list", *server)
     assert "lab-1" in listed.stdout
     assert "active" in listed.stdout
+    # The wearer opts in to unblurred photos, and back; a bad value or an unknown device is refused.
+    assert _cli("devices", "set", "lab-1", "--photos", "unblurred", *server).returncode == 0
+    assert asyncio.run(_record(nats_server.url, security, "lab-1")).keep_unblurred_photos
+    assert "photos stored blurred" in _cli("devices", "set", "lab-1", "--photos", "blurred", *server).stdout
+    assert not asyncio.run(_record(nats_server.url, security, "lab-1")).keep_unblurred_photos
+    assert _cli("devices", "set", "lab-1", "--photos", "sometimes", *server).returncode == 2
+    assert "not provisioned" in _cli("devices", "set", "nobody", "--photos", "blurred", *server).stderr
     assert _cli("devices", "revoke", "lab-1", *server).returncode == 0
     assert "revoked" in _cli("devices", "list", *server).stdout
     assert not creds.exists()

@@ -68,6 +68,54 @@ def devices_add(
     out.print(f"credentials {'written to' if issued else 'kept in'} {path} (mode 0600)", markup=False, soft_wrap=True)
 
 
+@app.command("set")
+def devices_set(
+    device: Annotated[str, typer.Argument(help="Device id.")],
+    photos: Annotated[
+        str | None,
+        typer.Option(
+            "--photos",
+            help="'blurred' (the default: vision blurs bystanders' faces before a photo is stored) or 'unblurred' "
+            "(the wearer opted in to keeping faces as taken).",
+        ),
+    ] = None,
+    target_language: Annotated[str | None, typer.Option(help="Default caption and label translation language.")] = None,
+    server: Server = None,
+    creds: Creds = None,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Change a provisioned device's settings."""
+    device = _device(device)
+    if photos not in (None, "blurred", "unblurred"):
+        raise fail(f"--photos takes blurred or unblurred, not {photos!r}", 2)
+    if photos is None and target_language is None:
+        raise fail("nothing to change: give --photos and/or --target-language", 2)
+
+    def change(record) -> bool:
+        if photos is not None:
+            record.keep_unblurred_photos = photos == "unblurred"
+        if target_language is not None:
+            record.default_target_language = target_language
+        return True
+
+    async def run() -> bool:
+        nc = await connect_hub(server, state_dir, creds)
+        try:
+            registry = DeviceRegistry(nc.jetstream())
+            if await registry.get(device) is None:
+                return False
+            return await registry.update(device, change)
+        finally:
+            await nc.drain()
+
+    if not asyncio.run(run()):
+        raise fail(f"device {device!r} is not provisioned (sightline devices add {device})")
+    if photos is not None:
+        out.print(f"device [bold]{device}[/bold]: photos stored {photos}")
+    if target_language is not None:
+        out.print(f"device [bold]{device}[/bold]: default language {target_language or '(none)'}")
+
+
 @app.command("revoke")
 def devices_revoke(device: str, server: Server = None, creds: Creds = None, state_dir: StateDir = DEFAULT_STATE) -> None:
     """Revoke a device: its credentials stop working at once, services refuse its events."""
