@@ -9,6 +9,7 @@ from sightline_runtime.service import Resources, Service
 
 from sightline_overlay.bus import SURFACE
 from sightline_overlay.handlers import OverlayHandlers
+from sightline_overlay.metrics import LabelMetrics
 from sightline_overlay.settings import OverlaySettings
 
 
@@ -25,11 +26,19 @@ def create_service(settings: OverlaySettings | None = None, **service_options: A
             ["region"],
             registry=resources.metrics.registry,
         )
-        handlers = OverlayHandlers(resources.publisher, settings, display_updates, presence=resources.presence, devices=resources.devices)
+        handlers = OverlayHandlers(
+            resources.publisher,
+            settings,
+            display_updates,
+            presence=resources.presence,
+            devices=resources.devices,
+            label_metrics=LabelMetrics.register(resources.metrics.registry),
+        )
         if resources.presence is not None:  # None in memory (TestNatsBroker): no notices there
             # The loop that tells devices when captions come and go, and when translations are late.
             handlers.start()
-            resources.on_shutdown(handlers.close)
+        # Also ends the labels' translation deadlines.
+        resources.on_shutdown(handlers.close)
         return handlers
 
     return Service(SURFACE, settings, build, **service_options)

@@ -7,6 +7,7 @@ from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.display_pb2 import DisplayUpdate
 from sightline.v1.input_pb2 import DeviceInput
 from sightline.v1.translation_pb2 import Translation
+from sightline.v1.vision_pb2 import VisionResult
 from sightline_runtime import subjects
 from sightline_runtime.admission import INPUTS
 from sightline_runtime.consumer import HandlerSpec
@@ -19,7 +20,7 @@ SERVICE = "overlay"
 # events instead of replaying a day of finals onto the glasses.
 SURFACE = BusSurface(
     service=SERVICE,
-    description="lays out text, captions and translations for each device's HUD",
+    description="lays out text, captions, translations and photo labels for each device's HUD",
     subscribes=(
         Subscribe(
             HandlerSpec(
@@ -59,6 +60,35 @@ SURFACE = BusSurface(
                 ),
             ),
             "on_translation",
+        ),
+        # A photo's labels: what vision read (VISION, vision's stream) and its translation
+        # (TRANSLATION, the translation service's). Each durable is attached once its
+        # owner created the stream. NEW: labels are only worth drawing now.
+        Subscribe(
+            HandlerSpec(
+                "vision_result",
+                VisionResult,
+                consumer=ConsumerSpec(
+                    "overlay-vision-results",
+                    subjects.domain_all("vision", "result"),
+                    "overlay: what vision saw in a photo, drawn as labels over it",
+                    deliver_policy=DeliverPolicy.NEW,
+                ),
+            ),
+            "on_vision_result",
+        ),
+        Subscribe(
+            HandlerSpec(
+                "photo_translation",
+                Translation,
+                consumer=ConsumerSpec(
+                    "overlay-photo-translations",
+                    subjects.domain_all("translation", "photo"),
+                    "overlay: translations of a photo's text regions for its labels",
+                    deliver_policy=DeliverPolicy.NEW,
+                ),
+            ),
+            "on_photo_translation",
         ),
     ),
     publishes=(Publish(subjects.DOWN_DISPLAY_ALL, DisplayUpdate, description="display updates, latest wins per HUD region"),),

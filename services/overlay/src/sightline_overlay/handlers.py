@@ -6,6 +6,10 @@ within about two seconds of the last speech-recognition instance for its
 audio going away, and clears when one is back; a final whose translation is
 late, cannot come or failed says so in place of the translation. A check
 loop (`start`) drives both: it re-asks presence only when presence changed.
+
+Labels (domain/photo_labels.py): a VisionResult shows its labels at once,
+replacing the device's last photo's; its Translation swaps in the
+translations; a timer per device marks labels still untranslated "late".
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import time
 from collections import OrderedDict
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from prometheus_client import Counter
+from prometheus_client import CollectorRegistry, Counter
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.device_pb2 import DeviceRecord, HudProfile
 from sightline.v1.display_pb2 import ClearRegion, DisplayUpdate, HudRegion
 from sightline.v1.errors_pb2 import ErrorCode
 from sightline.v1.input_pb2 import DeviceInput
 from sightline.v1.translation_pb2 import TextOrigin, Translation
+from sightline.v1.vision_pb2 import VisionResult
 from sightline_runtime import partitions, subjects
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
@@ -35,7 +40,18 @@ from sightline_runtime.publisher import EventPublisher
 from sightline_overlay.domain.availability import CAPTIONS_NOTICE_ID, CAPTIONS_UNAVAILABLE, CaptionAvailability, Presence
 from sightline_overlay.domain.captions import CaptionBoard, caption_region, wants_translation
 from sightline_overlay.domain.hud import region_box
+from sightline_overlay.domain.labels import LabelStyle
 from sightline_overlay.domain.panel import panel_update
+from sightline_overlay.domain.photo_labels import (
+    InvalidPhoto,
+    LabelBoard,
+    LabelLimits,
+    PhotoLabels,
+    anchored_labels,
+    photo_labels,
+    taken_ns,
+)
+from sightline_overlay.metrics import LabelMetrics
 from sightline_overlay.settings import OverlaySettings
 
 SERVICE = "overlay"
@@ -51,6 +67,7 @@ class OverlayHandlers:
         *,
         presence: Presence | None = None,
         devices: DeviceDirectory | None = None,
+        label_metrics: LabelMetrics | None = None,
     ) -> None:
         self.publisher = publisher
         self.settings = settings
@@ -77,6 +94,29 @@ class OverlayHandlers:
         )
         self._task: asyncio.Task[None] | None = None
         self.limited_log = RateLimitedLog(log)
+        # --- labels ---
+        self.label_metrics = label_metrics or LabelMetrics.register(CollectorRegistry())
+        self.label_board = LabelBoard(
+            max_devices=settings.max_label_devices,
+            max_early=settings.labels_early_translations,
+            early_ttl_s=settings.labels_early_translation_ttl_s,
+        )
+        self.label_limits = LabelLimits(
+            max_regions=settings.labels_max_regions,
+            max_text_chars=settings.labels_max_text_chars,
+            max_tags=settings.labels_max_tags,
+            min_tag_score=settings.labels_min_tag_score,
+            max_codes=settings.labels_max_codes,
+        )
+        self.label_style = LabelStyle(
+            max_lines=settings.labels_max_lines,
+            max_columns=settings.labels_max_columns,
+            max_labels=settings.labels_max_labels,
+            gap_px=settings.labels_gap_px,
+        )
+        # One deadline per device at most (the current photo's), cancelled when it is replaced or translated.
+        self._late_timers: dict[str, asyncio.TimerHandle] = {}
+        self._late_tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle of the check loop ---
     def start(self) -> None:
@@ -85,6 +125,13 @@ class OverlayHandlers:
             self._task = asyncio.create_task(self._check_forever(), name="overlay-caption-checks")
 
     async def close(self) -> None:
+        for timer in self._late_timers.values():
+            timer.cancel()
+        self._late_timers.clear()
+        for task in list(self._late_tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -172,6 +219,111 @@ class OverlayHandlers:
         await self._seen(ctx, now)
         if self._board(ctx.device_id).on_translation(event):
             await self._send_captions(ctx.device_id, _hud_of(ctx.device), now, causation_id=ctx.event_id, changed=True)
+
+    async def on_vision_result(self, event: VisionResult, ctx: EventContext) -> None:
+        """What vision saw in a photo (vision.result.*): its labels, tags and
+        codes at once, replacing the device's last photo's, unless a newer
+        photo is shown already (photos are ordered by when they were taken)."""
+        if not event.photo_id:
+            raise EventRejected(
+                ErrorCode.ERROR_CODE_INVALID, "a vision result without a photo id", event_id=ctx.event_id, device_id=ctx.device_id
+            )
+        now_ns = time.time_ns()
+        taken = taken_ns(event, now_ns)
+        if now_ns - taken > self.settings.labels_max_age_s * 1e9:
+            self._count_result("stale")
+            return
+        target = event.target_language or (ctx.device.default_target_language if ctx.device is not None else "")
+        try:
+            photo, skipped = photo_labels(
+                event, ctx.event_id, target_language=target, hud=_hud_of(ctx.device), taken=taken, limits=self.label_limits
+            )
+        except InvalidPhoto as err:
+            raise EventRejected(ErrorCode.ERROR_CODE_INVALID, str(err), event_id=ctx.event_id, device_id=ctx.device_id) from None
+        for reason, count in skipped.items():
+            if count:
+                self.label_metrics.regions_skipped.labels(reason).inc(count)
+        shown = self.label_board.show(ctx.device_id, photo, time.monotonic())
+        self._count_result(shown.outcome)
+        self._count_dropped()
+        for gone in shown.evicted:
+            self._cancel_late(gone)
+        if shown.outcome != "shown":
+            return
+        if shown.early is not None:
+            self._count_translation("applied", shown.early.bad_index)
+        self._cancel_late(ctx.device_id)
+        if photo.waiting:
+            self._late_timers[ctx.device_id] = asyncio.get_running_loop().call_later(
+                self.settings.labels_translation_deadline_s, self._on_late, ctx.device_id, photo.result_id
+            )
+        await self._send_labels(ctx.device_id, photo, causation_id=ctx.event_id, first=True)
+
+    async def on_photo_translation(self, event: Translation, ctx: EventContext) -> None:
+        """A photo's text regions translated (translation.photo.*): the labels
+        of the device's current photo show the translations; failed or
+        unsupported ones keep the text as read and say so."""
+        if not event.photo_id:
+            raise EventRejected(
+                ErrorCode.ERROR_CODE_INVALID, "a photo translation without a photo id", event_id=ctx.event_id, device_id=ctx.device_id
+            )
+        outcome, applied = self.label_board.translate(ctx.device_id, event, time.monotonic())
+        self._count_translation(outcome, applied.bad_index if applied is not None else 0)
+        self._count_dropped()
+        photo = self.label_board.current.get(ctx.device_id)
+        if applied is None or photo is None:
+            return
+        if not photo.waiting:
+            self._cancel_late(ctx.device_id)
+        if applied.changed:
+            await self._send_labels(ctx.device_id, photo, causation_id=ctx.event_id, first=False)
+
+    def _on_late(self, device_id: str, result_id: str) -> None:
+        self._late_timers.pop(device_id, None)
+        task = asyncio.create_task(self._say_late(device_id, result_id), name=f"overlay-labels-late-{device_id}")
+        self._late_tasks.add(task)
+        task.add_done_callback(self._late_tasks.discard)
+
+    async def _say_late(self, device_id: str, result_id: str) -> None:
+        photo = self.label_board.current.get(device_id)
+        if photo is None or photo.result_id != result_id or not photo.mark_late():
+            return
+        self._count_translation("late")
+        try:
+            await self._send_labels(device_id, photo, causation_id="", first=False)
+        except Exception:
+            # A notice that could not be sent: the next photo or translation redraws the region.
+            if self.limited_log.limiter.allow("labels-late")[0]:
+                log.exception("could not send late labels", extra={"device_id": device_id})
+
+    def _cancel_late(self, device_id: str) -> None:
+        timer = self._late_timers.pop(device_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _send_labels(self, device_id: str, photo: PhotoLabels, *, causation_id: str, first: bool) -> None:
+        box = region_box(HudRegion.HUD_REGION_LABELS, photo.hud)
+        labels, arranged = anchored_labels(photo, box.rect, self.label_style)
+        if first:
+            self.label_metrics.labels.labels("drawn").inc(len(arranged.placed))
+            self.label_metrics.labels.labels("omitted").inc(labels.omitted)
+        update = DisplayUpdate(region=HudRegion.HUD_REGION_LABELS, ttl_ms=self.settings.labels_ttl_ms)
+        update.bounds.CopyFrom(box.rect)
+        update.labels.CopyFrom(labels)
+        await self.send(device_id, update, causation_id=causation_id)
+
+    def _count_result(self, outcome: str) -> None:
+        self.label_metrics.results.labels(outcome).inc()
+
+    def _count_translation(self, outcome: str, bad_index: int = 0) -> None:
+        self.label_metrics.translations.labels(outcome).inc()
+        if bad_index:
+            self.label_metrics.regions_skipped.labels("bad_index").inc(bad_index)
+
+    def _count_dropped(self) -> None:
+        dropped = self.label_board.take_dropped()
+        if dropped:
+            self.label_metrics.translations.labels("dropped").inc(dropped)
 
     # --- availability ---
     def _audio_subject(self, device_id: str) -> str:

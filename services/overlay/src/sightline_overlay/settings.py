@@ -34,6 +34,33 @@ class OverlaySettings(ServiceSettings):
     # How often presence and translation deadlines are checked (bounds how late a notice is).
     caption_check_interval_s: float = Field(default=0.2, gt=0, le=1.0)
 
+    # --- labels over the current photo (domain/labels.py, domain/photo_labels.py) ---
+    # How long a photo's labels stay on the HUD unless a newer photo replaces them.
+    labels_ttl_ms: int = Field(default=60_000, ge=0)
+    # Labels still waiting for their translation this long after the photo's result say "late".
+    labels_translation_deadline_s: float = Field(default=3.0, gt=0)
+    # A photo taken longer ago than this (a backlog after an outage) is not drawn on the HUD.
+    labels_max_age_s: float = Field(default=300.0, gt=0)
+    # Text regions of one photo considered for labels (the biggest, most confident); the rest count as omitted.
+    labels_max_regions: int = Field(default=64, gt=0)
+    # Labels drawn at most, lines per label, cells per line, characters of text kept.
+    labels_max_labels: int = Field(default=12, gt=0)
+    labels_max_lines: int = Field(default=2, gt=0)
+    labels_max_columns: int = Field(default=24, ge=2)
+    labels_max_text_chars: int = Field(default=200, gt=0)
+    # Least room between two labels, in HUD pixels.
+    labels_gap_px: float = Field(default=2.0, ge=0)
+    # Whole-photo tags shown (best first, at least this score) and decoded codes.
+    labels_max_tags: int = Field(default=3, ge=0)
+    labels_min_tag_score: float = Field(default=0.05, ge=0)
+    labels_max_codes: int = Field(default=4, ge=0)
+    # A photo's translation may come before its VisionResult: this many per device
+    # are kept this long, waiting for it.
+    labels_early_translations: int = Field(default=4, ge=0)
+    labels_early_translation_ttl_s: float = Field(default=30.0, gt=0)
+    # Label state is kept for this many devices (least recently shown dropped).
+    max_label_devices: int = Field(default=10_000, gt=0)
+
     @property
     def caption_presence_services(self) -> tuple[str, ...]:
         return (self.caption_speech_service, self.caption_translation_service)

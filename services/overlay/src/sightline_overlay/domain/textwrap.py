@@ -117,6 +117,13 @@ def wrap(text: str, columns: int) -> list[str]:
     return lines
 
 
+def longest_token(text: str) -> int:
+    """Cells of the widest piece `wrap` keeps whole (a Latin word, a wide
+    character with the punctuation glued to it): fewer columns break words."""
+    pieces = (token for paragraph in sanitize(text).split("\n") for token in _tokens(paragraph.strip()) if token[0] != " ")
+    return max((cell_width(token) for token in pieces), default=0)
+
+
 def fit(lines: list[str], rows: int, columns: int) -> tuple[list[str], bool]:
     """At most `rows` lines; when cut, the last kept line ends with an ellipsis."""
     if len(lines) <= rows:
