@@ -73,7 +73,7 @@ def canvases(draw):
         line_height_px=draw(st.sampled_from([16, 24, 32])),
     )
     region = Rect(x=0, y=0, width=hud.width_px, height=round(hud.height_px * 0.6))
-    return Canvas.contain(width, height, region, hud)
+    return Canvas.contain(width, height, region, hud, text_scale=draw(st.sampled_from([0.5, 0.75, 1.0])))
 
 
 @settings(max_examples=300, deadline=None)

@@ -113,6 +113,7 @@ class OverlayHandlers:
             max_columns=settings.labels_max_columns,
             max_labels=settings.labels_max_labels,
             gap_px=settings.labels_gap_px,
+            text_scale=settings.labels_text_scale,
         )
         # One deadline per device at most (the current photo's), cancelled when it is replaced or translated.
         self._late_timers: dict[str, asyncio.TimerHandle] = {}

@@ -50,6 +50,8 @@ class OverlaySettings(ServiceSettings):
     labels_max_text_chars: int = Field(default=200, gt=0)
     # Least room between two labels, in HUD pixels.
     labels_gap_px: float = Field(default=2.0, ge=0)
+    # Label text against the HUD profile's cell width and line height (1 = caption-sized).
+    labels_text_scale: float = Field(default=0.75, gt=0.2, le=2.0)
     # Whole-photo tags shown (best first, at least this score) and decoded codes.
     labels_max_tags: int = Field(default=3, ge=0)
     labels_min_tag_score: float = Field(default=0.05, ge=0)

@@ -91,20 +91,22 @@ class Canvas:
 
     width_px: float
     height_px: float
-    cell_px: int
-    line_px: int
+    cell_px: float
+    line_px: float
 
     @classmethod
-    def contain(cls, image_width: int, image_height: int, region: Rect, hud: HudProfile) -> Canvas:
-        """The photo fitted inside `region` (HUD pixels), aspect kept."""
+    def contain(cls, image_width: int, image_height: int, region: Rect, hud: HudProfile, *, text_scale: float = 1.0) -> Canvas:
+        """The photo fitted inside `region` (HUD pixels), aspect kept; label
+        text is `text_scale` times the HUD's cell and line (labels sit over a
+        photo, where the caption-sized text of the HUD would hide too much)."""
         if image_width <= 0 or image_height <= 0:
             raise ValueError(f"a photo of {image_width}x{image_height} pixels cannot be drawn")
         scale = min(region.width / image_width, region.height / image_height)
         return cls(
             width_px=image_width * scale,
             height_px=image_height * scale,
-            cell_px=max(1, hud.cell_width_px),
-            line_px=max(1, hud.line_height_px),
+            cell_px=max(1.0, hud.cell_width_px * text_scale),
+            line_px=max(1.0, hud.line_height_px * text_scale),
         )
 
     @property
@@ -124,6 +126,8 @@ class LabelStyle:
     max_labels: int = 12
     # Least room between two labels, in HUD pixels.
     gap_px: float = 2.0
+    # Label text size against the HUD's cell and line height.
+    text_scale: float = 1.0
 
 
 @dataclass(frozen=True)

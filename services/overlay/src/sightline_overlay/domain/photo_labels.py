@@ -234,7 +234,7 @@ def anchored_labels(photo: PhotoLabels, region: Rect, style: LabelStyle) -> tupl
     if not photo.labels:
         out.omitted = photo.capped
         return out, Layout((), ())
-    canvas = Canvas.contain(photo.image_width, photo.image_height, region, photo.hud)
+    canvas = Canvas.contain(photo.image_width, photo.image_height, region, photo.hud, text_scale=style.text_scale)
     requests = [LabelRequest(label.index, label.anchor, label.text, label.confidence) for label in photo.labels.values()]
     arranged = layout(requests, canvas, style)
     placed = arranged.by_key()

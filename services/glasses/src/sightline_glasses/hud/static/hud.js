@@ -97,9 +97,49 @@ function renderCaption(caption, node) {
   }
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+const unit = (value) => Math.max(0, Math.min(1, Number(value || 0)));
+const pct = (value) => `${unit(value) * 100}%`;
+
+function boxOf(box) {
+  const b = box || {};
+  return { x: unit(b.x), y: unit(b.y), width: unit(b.width), height: unit(b.height) };
+}
+
+const centre = (b) => [b.x + b.width / 2, b.y + b.height / 2];
+
+// Whether two boxes (photo fractions) share more than a sliver: a label beside its anchor only touches it.
+function overlaps(a, b) {
+  const width = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const height = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  return width > 0.002 && height > 0.002;
+}
+
+// A placed label's text fills its box: one line per row of the box, shrunk if a line is wider than the box.
+function fitLabels(root) {
+  for (const tag of root.querySelectorAll(".label-tag.placed")) {
+    const text = tag.querySelector(".label-text");
+    const rows = Math.max(1, text.childElementCount);
+    const style = getComputedStyle(tag);
+    const height = tag.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    const width = tag.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (height <= 0 || width <= 0) continue;
+    const line = height / rows;
+    text.style.lineHeight = `${line}px`;
+    let size = line * 0.82;
+    text.style.fontSize = `${size}px`;
+    const widest = Math.max(0, ...[...text.children].map((row) => row.scrollWidth));
+    if (widest > width) {
+      size *= width / widest;
+      text.style.fontSize = `${size}px`;
+    }
+  }
+}
+
 function renderLabels(labels, node, size) {
   const frame = h("div", "photo-frame no-photo");
   node.append(frame);
+  const chips = h("div", "tags");
   if (labels.photoId) {
     const img = h("img", "photo");
     img.alt = "";
@@ -113,6 +153,13 @@ function renderLabels(labels, node, size) {
       frame.style.left = `${(size.width - width) / 2}px`;
       frame.style.top = `${(size.height - height) / 2}px`;
       frame.classList.remove("no-photo");
+      // Chips go in the margin beside the photo when there is one, so they cover no label.
+      const margin = (size.width - width) / 2;
+      if (margin >= 96) {
+        chips.classList.add("side");
+        chips.style.maxWidth = `${margin - 16}px`;
+      }
+      fitLabels(frame);
       node.dataset.photo = "loaded";
     });
     img.addEventListener("error", () => {
@@ -121,26 +168,67 @@ function renderLabels(labels, node, size) {
     img.src = `photos/${encodeURIComponent(labels.photoId)}`;
     frame.append(img);
   }
-  const pct = (value) => `${Math.max(0, Math.min(1, Number(value || 0))) * 100}%`;
-  for (const label of labels.labels || []) {
-    const anchor = label.anchor || {};
+  // Leader lines in photo fractions (the frame's box), under the labels.
+  const leaders = document.createElementNS(SVG_NS, "svg");
+  leaders.setAttribute("class", "leaders");
+  leaders.setAttribute("viewBox", "0 0 1 1");
+  leaders.setAttribute("preserveAspectRatio", "none");
+  frame.append(leaders);
+  (labels.labels || []).forEach((label, index) => {
+    const anchor = boxOf(label.anchor);
     const mark = h("div", "anchor");
+    mark.dataset.label = String(index);
     mark.style.left = pct(anchor.x);
     mark.style.top = pct(anchor.y);
     mark.style.width = pct(anchor.width);
     mark.style.height = pct(anchor.height);
-    // Near the top edge the tag goes below its box, so it stays on the photo.
-    const tag = h("div", Number(anchor.y || 0) < 0.15 ? "label-tag below" : "label-tag");
-    tag.append(textBlock(label.text, "label-text"));
-    if (label.sourceText) tag.append(h("div", "label-source", label.sourceText));
-    mark.append(tag);
     frame.append(mark);
-  }
-  if ((labels.tags || []).length) {
-    const chips = h("div", "tags");
-    for (const tag of labels.tags) chips.append(h("span", "chip", tag));
-    node.append(chips);
-  }
+    const placement = label.placement ? boxOf(label.placement) : null;
+    let tag;
+    if (placement && placement.width && placement.height) {
+      // Where the overlay laid it out, clear of every other label.
+      tag = h("div", "label-tag placed");
+      tag.style.left = pct(placement.x);
+      tag.style.top = pct(placement.y);
+      tag.style.width = pct(placement.width);
+      tag.style.height = pct(placement.height);
+      frame.append(tag);
+      if (!overlaps(placement, anchor)) {
+        // Beside its text: a thin line from the label (drawn over its start) to the middle of the text it translates.
+        const [[x1, y1], [x2, y2]] = [centre(placement), centre(anchor)];
+        const line = document.createElementNS(SVG_NS, "line");
+        for (const [name, value] of Object.entries({ x1, y1, x2, y2 })) line.setAttribute(name, String(value));
+        line.setAttribute("vector-effect", "non-scaling-stroke");
+        line.dataset.label = String(index);
+        leaders.append(line);
+      }
+    } else {
+      // No placement (an older overlay, a hand-written step): a tag above its box, below it near the top edge.
+      tag = h("div", anchor.y < 0.15 ? "label-tag below" : "label-tag");
+      mark.append(tag);
+    }
+    tag.dataset.label = String(index);
+    tag.append(textBlock(label.text, "label-text"));
+    if (label.sourceText) {
+      tag.append(h("div", "label-source", label.sourceText));
+      tag.title = label.sourceText;
+    }
+    const status = label.translationStatus || "";
+    if (status) {
+      // Subtle: a tinted edge and a dot; the word itself is for the tooltip and screen readers.
+      tag.dataset.status = status;
+      const dot = h("span", "label-status", status);
+      dot.title = `translation ${status}`;
+      tag.append(dot);
+    }
+  });
+  // Once the region is on the page (and again when the photo has loaded and sized the frame).
+  requestAnimationFrame(() => fitLabels(frame));
+  for (const tag of labels.tags || []) chips.append(h("span", "chip", tag));
+  for (const code of labels.codes || []) chips.append(h("span", "chip code", code));
+  const omitted = Number(labels.omitted || 0);
+  if (omitted > 0) chips.append(h("span", "chip more", `+${omitted} more`));
+  if (chips.childElementCount) node.append(chips);
 }
 
 function renderCard(card, node) {
