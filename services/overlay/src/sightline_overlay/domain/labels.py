@@ -20,6 +20,7 @@ Pure and deterministic: the same labels, in any order, give the same layout.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -176,6 +177,12 @@ class Layout:
         return {label.key: label for label in self.placed}
 
 
+@functools.lru_cache(maxsize=8192)
+def _wrapped(text: str, columns: int) -> tuple[str, ...]:
+    # The same texts are laid out again when a photo's translation or its deadline comes.
+    return tuple(wrap(text, columns))
+
+
 def _max_columns(canvas: Canvas, style: LabelStyle) -> int:
     return min(style.max_columns, int((canvas.width_px - 2 * canvas.pad_x) // canvas.cell_px))
 
@@ -195,10 +202,10 @@ def text_variants(request: LabelRequest, canvas: Canvas, style: LabelStyle) -> l
     variants: list[LabelText] = []
     for lines_wanted in dict.fromkeys((tall, rows, 1)):
         columns = _narrowest(request.text, narrowest, widest, lines_wanted)
-        lines = wrap(request.text, columns)
+        lines = _wrapped(request.text, columns)
         if not lines:
             return []
-        kept, truncated = fit(lines, lines_wanted, columns)
+        kept, truncated = fit(list(lines), lines_wanted, columns)
         variant = LabelText(tuple(kept), truncated)
         if variant not in variants:
             variants.append(variant)
@@ -208,11 +215,11 @@ def text_variants(request: LabelRequest, canvas: Canvas, style: LabelStyle) -> l
 def _narrowest(text: str, low: int, high: int, rows: int) -> int:
     """The fewest columns in low..high that wrap `text` into at most `rows`
     lines (binary search: fewer columns never take fewer lines); high if none do."""
-    if len(wrap(text, high)) > rows:
+    if len(_wrapped(text, high)) > rows:
         return high
     while low < high:
         middle = (low + high) // 2
-        if len(wrap(text, middle)) <= rows:
+        if len(_wrapped(text, middle)) <= rows:
             high = middle
         else:
             low = middle + 1
@@ -254,49 +261,69 @@ def layout(requests: list[LabelRequest], canvas: Canvas, style: LabelStyle | Non
     hide no other region's text; the second places what is left wherever no
     label is. At most max_labels are placed; the rest are omitted."""
     style = style or LabelStyle()
-    gap_x, gap_y = style.gap_px / canvas.width_px, style.gap_px / canvas.height_px
+    gaps = (style.gap_px / canvas.width_px, style.gap_px / canvas.height_px)
     order = sorted(requests, key=lambda r: (-r.priority, r.key))
-    rank = {id(request): n for n, request in enumerate(order)}
+    # Each label's wrapped texts and their sizes, worked out once (for both passes) when first needed.
+    known: dict[int, list[tuple[LabelText, tuple[float, float]]]] = {}
+
+    def sized(n: int) -> list[tuple[LabelText, tuple[float, float]]]:
+        if n not in known:
+            known[n] = [(text, label_size(text, canvas)) for text in text_variants(order[n], canvas, style)]
+        return known[n]
+
+    anchors = [_edges(request.anchor) for request in order]
     placed: list[tuple[int, PlacedLabel]] = []
-    left: list[LabelRequest] = []
-    for request in order:
+    left: list[int] = []
+    for n, request in enumerate(order):
         spot = None
         if len(placed) < style.max_labels:
-            others = [r.anchor for r in order if r is not request]
-            spot = _place(request, canvas, placed, gap_x, gap_y, style, others)
+            others = anchors[:n] + anchors[n + 1 :]
+            spot = _place(request, sized(n), placed, gaps, others)
         if spot is None:
-            left.append(request)
+            left.append(n)
         else:
-            placed.append((rank[id(request)], spot))
+            placed.append((n, spot))
     omitted: list[int] = []
-    for request in left:
-        spot = None if len(placed) >= style.max_labels else _place(request, canvas, placed, gap_x, gap_y, style, [])
+    for n in left:
+        spot = None if len(placed) >= style.max_labels else _place(order[n], sized(n), placed, gaps, [])
         if spot is None:
-            omitted.append(request.key)
+            omitted.append(order[n].key)
         else:
-            placed.append((rank[id(request)], spot))
+            placed.append((n, spot))
     placed.sort(key=lambda item: item[0])
     return Layout(tuple(spot for _, spot in placed), tuple(omitted))
 
 
+Edges = tuple[float, float, float, float]
+
+
+def _edges(area: Area) -> Edges:
+    return area.x, area.y, area.right, area.bottom
+
+
 def _place(
     request: LabelRequest,
-    canvas: Canvas,
+    variants: list[tuple[LabelText, tuple[float, float]]],
     placed: list[tuple[int, PlacedLabel]],
-    gap_x: float,
-    gap_y: float,
-    style: LabelStyle,
-    avoid: list[Area],
+    gaps: tuple[float, float],
+    avoid: list[Edges],
 ) -> PlacedLabel | None:
-    for text in text_variants(request, canvas, style):
-        w, h = label_size(text, canvas)
-        for side, box in candidates(request.anchor, w, h):
-            if not box.touches(request.anchor):
+    # Plain tuples and inlined comparisons: this loop runs for every candidate of every label.
+    gap_x, gap_y = gaps
+    taken = [(p.placement.x - gap_x, p.placement.y - gap_y, p.placement.right + gap_x, p.placement.bottom + gap_y) for _, p in placed]
+    anchor = request.anchor
+    for text, (w, h) in variants:
+        # Only the regions a candidate can reach matter (the anchor grown by the label's size).
+        reach = (anchor.x - w, anchor.y - h, anchor.right + w, anchor.bottom + h)
+        near = [a for a in avoid if a[0] < reach[2] and reach[0] < a[2] and a[1] < reach[3] and reach[1] < a[3]]
+        for side, box in candidates(anchor, w, h):
+            if not box.touches(anchor):
                 continue
-            if any(box.overlaps(other.placement, gap_x, gap_y) for _, other in placed):
+            x, y, r, b = box.x, box.y, box.right, box.bottom
+            if any(x < t[2] and t[0] < r and y < t[3] and t[1] < b for t in taken):
                 continue
             # Sharing an edge with another region is fine (a label right above a sign below it).
-            if any(box.overlaps(anchor, -EDGE, -EDGE) for anchor in avoid):
+            if any(x < a[2] - EDGE and a[0] < r - EDGE and y < a[3] - EDGE and a[1] < b - EDGE for a in near):
                 continue
-            return PlacedLabel(request.key, request.anchor, box, text, side)
+            return PlacedLabel(request.key, anchor, box, text, side)
     return None
