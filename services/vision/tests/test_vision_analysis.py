@@ -49,7 +49,7 @@ def test_a_sign_photo_gives_text_with_languages_tags_and_timings(analyzer) -> No
     assert 1 <= len(analysis.tags) <= 5
     assert set(analysis.timings_ms) == {"decode", "ocr", "tags", "codes"}
     assert all(ms >= 0 for ms in analysis.timings_ms.values())
-    assert analysis.ocr_engine == analyzer.engines.ocr.name
+    assert analysis.ocr_engine == f"{analyzer.engines.ocr.name} {analyzer.engines.ocr.model}"
     assert analysis.tag_vocabulary == "imagenet"
 
 

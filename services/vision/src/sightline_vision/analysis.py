@@ -122,7 +122,7 @@ class PhotoAnalyzer:
             tags=tags,
             codes=codes,
             timings_ms=timings,
-            ocr_engine=self.engines.ocr.name,
+            ocr_engine=f"{self.engines.ocr.name} {getattr(self.engines.ocr, 'model', '')}".strip(),
             tagger_engine=self.engines.tagger.name,
             tag_vocabulary=getattr(self.engines.tagger, "vocabulary", ""),
         )

