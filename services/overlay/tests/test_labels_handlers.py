@@ -21,6 +21,7 @@ from sightline.v1.translation_pb2 import TextOrigin, TranslatedRegion, Translati
 from sightline.v1.vision_pb2 import TextRegion, VisionResult
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
+from sightline_overlay.recall import StreamRecall
 from sightline_overlay.settings import OverlaySettings
 from sightline_runtime import subjects
 from sightline_runtime.devices import DeviceRegistry, StaticDirectory
@@ -311,3 +312,72 @@ async def test_a_vision_result_and_its_translation_become_labels_on_the_glasses(
         assert statuses(update) == [("Exit", ""), ("No smoking", ""), ("EXIT", "")]
         assert await _labels(b, idle_s=0.3) == []
     await nc.drain()
+
+
+# --- another replica took the other half: the streams have it ---
+@pytest.fixture
+async def photo_streams(nats_server):
+    """vision's and translation's streams on a real server, for the lookups."""
+    nc = await nats.connect(nats_server.url)
+    await ensure_streams(nc.jetstream(), deployment_streams(load_surfaces(["vision", "translation"])))
+    yield nc.jetstream()
+    await nc.drain()
+
+
+async def _store(js, subject: str, event, stream: str) -> None:
+    await js.publish(subject, event.SerializeToString(), headers=event_headers(event), stream=stream)
+
+
+async def test_a_translation_for_a_photo_this_replica_never_saw_shows_it_from_visions_stream(photo_streams):
+    service = await make_service()
+    service.handlers.recall = StreamRecall(photo_streams)
+    on_a = watch(service, "a")
+    result = vision("a", "p1")
+    # Another replica consumed the result: this one only finds it in VISION.
+    await _store(photo_streams, "vision.result.a", result, "VISION")
+    async with TestNatsBroker(service.broker) as broker:
+        await broker.publish(translation("a", result).SerializeToString(), "translation.photo.a")
+        # The result reaching this replica too (a redelivery) changes nothing.
+        await broker.publish(result.SerializeToString(), "vision.result.a")
+    [update] = on_a
+    assert update.labels.photo_id == "p1"
+    assert statuses(update) == [("Exit", ""), ("No smoking", ""), ("EXIT", "")]
+    assert sample(service, "sightline_overlay_photo_translations_total", outcome="recalled") == 1
+    assert sample(service, "sightline_overlay_photo_results_total", outcome="duplicate") == 1
+    await service.handlers.close()
+
+
+async def test_before_saying_late_the_translation_another_replica_took_is_looked_up(photo_streams):
+    service = await make_service(labels_translation_deadline_s=0.3)
+    service.handlers.recall = StreamRecall(photo_streams)
+    on_a = watch(service, "a")
+    first, second = vision("a", "p1"), vision("a", "p2")
+    async with TestNatsBroker(service.broker) as broker:
+        await broker.publish(first.SerializeToString(), "vision.result.a")
+        # Another replica consumed p1's translation: it is in TRANSLATION only.
+        await _store(photo_streams, "translation.photo.a", translation("a", first), "TRANSLATION")
+        await until(lambda: len(on_a) == 2)
+        # Then p2, whose translation nobody has: it is late after all.
+        await broker.publish(second.SerializeToString(), "vision.result.a")
+        await until(lambda: len(on_a) == 4)
+    assert [(u.labels.photo_id, statuses(u)[0]) for u in on_a] == [
+        ("p1", ("出口", "pending")),
+        ("p1", ("Exit", "")),
+        ("p2", ("出口", "pending")),
+        ("p2", ("出口", "late")),
+    ]
+    assert sample(service, "sightline_overlay_photo_translations_total", outcome="recalled") == 1
+    assert sample(service, "sightline_overlay_photo_translations_total", outcome="late") == 1
+    await service.handlers.close()
+
+
+async def test_nothing_in_the_streams_leaves_this_replicas_view_as_it_is(photo_streams):
+    service = await make_service()
+    service.handlers.recall = StreamRecall(photo_streams)
+    on_a = watch(service, "a")
+    async with TestNatsBroker(service.broker) as broker:
+        await broker.publish(translation("a", vision("a", "p9")).SerializeToString(), "translation.photo.a")
+    assert on_a == []
+    assert sample(service, "sightline_overlay_photo_translations_total", outcome="early") == 1
+    assert sample(service, "sightline_overlay_photo_translations_total", outcome="recalled") == 0
+    await service.handlers.close()

@@ -52,6 +52,7 @@ from sightline_overlay.domain.photo_labels import (
     taken_ns,
 )
 from sightline_overlay.metrics import LabelMetrics
+from sightline_overlay.recall import StreamRecall
 from sightline_overlay.settings import OverlaySettings
 
 SERVICE = "overlay"
@@ -68,6 +69,7 @@ class OverlayHandlers:
         presence: Presence | None = None,
         devices: DeviceDirectory | None = None,
         label_metrics: LabelMetrics | None = None,
+        recall: StreamRecall | None = None,
     ) -> None:
         self.publisher = publisher
         self.settings = settings
@@ -96,6 +98,8 @@ class OverlayHandlers:
         self.limited_log = RateLimitedLog(log)
         # --- labels ---
         self.label_metrics = label_metrics or LabelMetrics.register(CollectorRegistry())
+        # Streams to look a photo's result or translation up in (None in memory: this replica's view only).
+        self.recall = recall
         self.label_board = LabelBoard(
             max_devices=settings.max_label_devices,
             max_early=settings.labels_early_translations,
@@ -229,22 +233,25 @@ class OverlayHandlers:
             raise EventRejected(
                 ErrorCode.ERROR_CODE_INVALID, "a vision result without a photo id", event_id=ctx.event_id, device_id=ctx.device_id
             )
+        try:
+            await self._show_result(event, ctx.event_id, ctx.device_id, ctx.device, causation_id=ctx.event_id)
+        except InvalidPhoto as err:
+            raise EventRejected(ErrorCode.ERROR_CODE_INVALID, str(err), event_id=ctx.event_id, device_id=ctx.device_id) from None
+
+    async def _show_result(
+        self, event: VisionResult, result_id: str, device_id: str, device: DeviceRecord | None, *, causation_id: str
+    ) -> None:
         now_ns = time.time_ns()
         taken = taken_ns(event, now_ns)
         if now_ns - taken > self.settings.labels_max_age_s * 1e9:
             self._count_result("stale")
             return
-        target = event.target_language or (ctx.device.default_target_language if ctx.device is not None else "")
-        try:
-            photo, skipped = photo_labels(
-                event, ctx.event_id, target_language=target, hud=_hud_of(ctx.device), taken=taken, limits=self.label_limits
-            )
-        except InvalidPhoto as err:
-            raise EventRejected(ErrorCode.ERROR_CODE_INVALID, str(err), event_id=ctx.event_id, device_id=ctx.device_id) from None
+        target = event.target_language or (device.default_target_language if device is not None else "")
+        photo, skipped = photo_labels(event, result_id, target_language=target, hud=_hud_of(device), taken=taken, limits=self.label_limits)
         for reason, count in skipped.items():
             if count:
                 self.label_metrics.regions_skipped.labels(reason).inc(count)
-        shown = self.label_board.show(ctx.device_id, photo, time.monotonic())
+        shown = self.label_board.show(device_id, photo, time.monotonic())
         self._count_result(shown.outcome)
         self._count_dropped()
         for gone in shown.evicted:
@@ -253,12 +260,12 @@ class OverlayHandlers:
             return
         if shown.early is not None:
             self._count_translation("applied", shown.early.bad_index)
-        self._cancel_late(ctx.device_id)
+        self._cancel_late(device_id)
         if photo.waiting:
-            self._late_timers[ctx.device_id] = asyncio.get_running_loop().call_later(
-                self.settings.labels_translation_deadline_s, self._on_late, ctx.device_id, photo.result_id
+            self._late_timers[device_id] = asyncio.get_running_loop().call_later(
+                self.settings.labels_translation_deadline_s, self._on_late, device_id, photo.result_id
             )
-        await self._send_labels(ctx.device_id, photo, causation_id=ctx.event_id, first=True)
+        await self._send_labels(device_id, photo, causation_id=causation_id, first=True)
 
     async def on_photo_translation(self, event: Translation, ctx: EventContext) -> None:
         """A photo's text regions translated (translation.photo.*): the labels
@@ -271,6 +278,15 @@ class OverlayHandlers:
         outcome, applied = self.label_board.translate(ctx.device_id, event, time.monotonic())
         self._count_translation(outcome, applied.bad_index if applied is not None else 0)
         self._count_dropped()
+        if outcome == "early" and self.recall is not None:
+            # A photo this replica never saw (another replica took its result, or this one
+            # restarted since): if it is the device's last, its result is in vision's stream.
+            result = await self.recall.last_result(ctx.device_id)
+            if result is not None and result.photo_id == event.photo_id and event.source_event_id in ("", result.meta.event_id):
+                self._count_translation("recalled")
+                with contextlib.suppress(InvalidPhoto):  # it was refused where it was consumed
+                    await self._show_result(result, result.meta.event_id, ctx.device_id, ctx.device, causation_id=ctx.event_id)
+            return
         photo = self.label_board.current.get(ctx.device_id)
         if applied is None or photo is None:
             return
@@ -287,15 +303,35 @@ class OverlayHandlers:
 
     async def _say_late(self, device_id: str, result_id: str) -> None:
         photo = self.label_board.current.get(device_id)
-        if photo is None or photo.result_id != result_id or not photo.mark_late():
+        if photo is None or photo.result_id != result_id or not photo.waiting:
             return
-        self._count_translation("late")
         try:
+            if self.recall is not None and await self._recall_translation(device_id, photo):
+                return
+            if self.label_board.current.get(device_id) is not photo or not photo.mark_late():
+                return  # replaced or translated meanwhile
+            self._count_translation("late")
             await self._send_labels(device_id, photo, causation_id="", first=False)
         except Exception:
             # A notice that could not be sent: the next photo or translation redraws the region.
             if self.limited_log.limiter.allow("labels-late")[0]:
                 log.exception("could not send late labels", extra={"device_id": device_id})
+
+    async def _recall_translation(self, device_id: str, photo: PhotoLabels) -> bool:
+        """Before saying "late": another replica may have taken the photo's
+        Translation. Returns whether it was found (and applied)."""
+        assert self.recall is not None
+        last = await self.recall.last_translation(device_id)
+        if last is None or last.photo_id != photo.photo_id or last.source_event_id not in ("", photo.result_id):
+            return False
+        if self.label_board.current.get(device_id) is not photo:
+            return True  # replaced meanwhile: nothing to say about this photo
+        self._count_translation("recalled")
+        applied = photo.apply(last)
+        self._count_translation("applied", applied.bad_index)
+        if applied.changed:
+            await self._send_labels(device_id, photo, causation_id=last.meta.event_id, first=False)
+        return True
 
     def _cancel_late(self, device_id: str) -> None:
         timer = self._late_timers.pop(device_id, None)

@@ -15,7 +15,8 @@ class LabelMetrics:
     regions_skipped: Counter
     # What became of each VisionResult: shown, older (a newer photo is current), stale, duplicate.
     results: Counter
-    # What became of each photo Translation (applied, early, not_current), and photos whose translation was late or dropped.
+    # What became of each photo Translation (applied, early, not_current), photos whose translation was late,
+    # early ones dropped, and results or translations looked up in their stream (recalled).
     translations: Counter
 
     @classmethod
@@ -41,7 +42,8 @@ class LabelMetrics:
             ),
             translations=Counter(
                 "sightline_overlay_photo_translations_total",
-                "Photo translations: applied, early (kept for their result), not_current; late (deadline passed), dropped (kept too long)",
+                "Photo translations: applied, early (kept for their result), not_current, recalled (it or its result read from"
+                " its stream); late (deadline passed), dropped (kept too long)",
                 ["outcome"],
                 registry=registry,
             ),
