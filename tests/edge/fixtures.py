@@ -54,9 +54,9 @@ async def provision(hub_nc) -> Callable[[str], Awaitable[None]]:
 
 
 @pytest.fixture
-async def vision(hub, run_service) -> Service:
+async def vision(hub, run_service, vision_engines, tmp_path) -> Service:
     settings = VisionSettings(nats_url=hub.url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING")
-    return await run_service(create_vision(settings))
+    return await run_service(create_vision(settings, engines=vision_engines))
 
 
 @pytest.fixture

@@ -121,7 +121,9 @@ async def test_a_device_reaches_only_its_own_subjects(secure_hub, admin, device_
     assert not {"glasses.b.up.input", "payments.intent.a", "asr.final.a"} & set(seen)
 
 
-async def test_a_device_writes_no_photo_meta_and_cannot_hide_or_replace_anothers_photo(secure_hub, admin, device_creds, run_service):
+async def test_a_device_writes_no_photo_meta_and_cannot_hide_or_replace_anothers_photo(
+    secure_hub, admin, device_creds, run_service, vision_engines
+):
     creds = {device: await device_creds(device) for device in ("a", "b")}
     settings = VisionSettings(
         nats_url=secure_hub.url,
@@ -130,7 +132,7 @@ async def test_a_device_writes_no_photo_meta_and_cannot_hide_or_replace_anothers
         http_host="127.0.0.1",
         log_level="WARNING",
     )
-    await run_service(create_vision(settings))
+    await run_service(create_vision(settings, engines=vision_engines))
     js = admin.jetstream()
     photo = make_photo(41)
     async with GlassesAgent.connect("a", secure_hub.url, credentials_file=creds["a"]) as a:

@@ -46,6 +46,7 @@ async def test_privacy_mode_stops_mic_and_camera_processing_for_that_device_only
     device_creds,
     run_service,
     hello,
+    vision_engines,
 ):
     creds = {device: await device_creds(device) for device in ("a", "b")}
     common = {"http_host": "127.0.0.1", "log_level": "WARNING"}
@@ -54,7 +55,8 @@ async def test_privacy_mode_stops_mic_and_camera_processing_for_that_device_only
     )
     await run_service(
         create_vision(
-            VisionSettings(nats_url=secure_hub.url, nats_credentials_file=secure_hub.creds("vision"), http_port=free_port(), **common)
+            VisionSettings(nats_url=secure_hub.url, nats_credentials_file=secure_hub.creds("vision"), http_port=free_port(), **common),
+            engines=vision_engines,
         )
     )
     finals: list[Transcript] = []
@@ -114,7 +116,12 @@ async def test_privacy_mode_stops_mic_and_camera_processing_for_that_device_only
     assert actions.index("PRIVACY_MODE_OFF") < actions.index("MICROPHONE_PROCESSED")
     assert all(r.meta.device_id == "a" for r in trail)
     trail_b = await read_audit(js, "b")
-    assert {AuditAction.Name(r.action) for r in trail_b} == {"AUDIT_ACTION_MICROPHONE_PROCESSED", "AUDIT_ACTION_PHOTO_STORED"}
+    assert {AuditAction.Name(r.action) for r in trail_b} == {
+        "AUDIT_ACTION_MICROPHONE_PROCESSED",
+        "AUDIT_ACTION_PHOTO_TREATED",
+        "AUDIT_ACTION_PHOTO_STORED",
+        "AUDIT_ACTION_PHOTO_PROCESSED",
+    }
 
 
 async def _speak(agent: GlassesAgent, pcm: np.ndarray) -> None:

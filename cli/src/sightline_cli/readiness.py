@@ -33,6 +33,8 @@ def needed_services(*, texts: bool, speech: bool, translate: bool, photos: bool)
             needs["translation"] = "--to"
     if photos:
         needs["vision"] = "--photo"
+        # Photo labels are translated whether or not --to names the language (the device's default applies).
+        needs.setdefault("translation", "--photo")
     if texts or speech or photos:
         # Every reply reaches the HUD through the overlay.
         needs["overlay"] = next(flag for flag, used in (("--say", speech), ("--photo", photos), ("--text", texts)) if used)

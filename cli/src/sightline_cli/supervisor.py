@@ -122,6 +122,9 @@ class Supervisor:
                 },
             )
             child.env["SIGHTLINE_HTTP_PORT"] = str(child.http_port)
+            if name == "vision":
+                # The photo library's embedded SQLite index lives with the stack's other state.
+                child.env.setdefault("SIGHTLINE_LIBRARY_DATA_DIR", str((self.state_dir / "data" / "vision").resolve()))
             self.children[name] = child
             await self._spawn(child)
             child.watcher = asyncio.create_task(self._watch(child), name=f"watch-{name}")

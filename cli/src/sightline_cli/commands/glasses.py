@@ -59,7 +59,7 @@ def glasses(
         list[Path] | None, typer.Option("--say", help="WAV file to speak into the microphone at real-time pace (repeatable, in order).")
     ] = None,
     source_language: Annotated[str, typer.Option("--from", help="Language spoken in the --say files.")] = "en",
-    target_language: Annotated[str, typer.Option("--to", help="Language to caption the speech in: zh, es or en.")] = "",
+    target_language: Annotated[str, typer.Option("--to", help="Language for captions and photo labels: zh, es or en.")] = "",
     photo: Annotated[list[Path] | None, typer.Option("--photo", "-p", help="JPEG or PNG to take as a photo (repeatable).")] = None,
     direct: Annotated[bool, typer.Option("--direct", help="No edge node: connect straight to the hub (quick tests).")] = False,
     leaf_url: Annotated[
@@ -311,7 +311,7 @@ async def _glasses(
             if privacy is not None:
                 await agent.set_privacy(privacy)
                 err.print(f"[dim]privacy mode {'on: camera and microphone off' if privacy else 'off'}[/dim]")
-            await _take_photos(agent, photos or [])
+            await _take_photos(agent, photos or [], target_language=speech.target if speech else "")
             for item in texts:
                 await agent.send_text(item, language=language)
             # Speech plays while captions are printed; the idle timeout counts only once it is over.
@@ -330,10 +330,11 @@ async def _glasses(
         provider.shutdown()
 
 
-async def _take_photos(agent: GlassesAgent, photos: list[tuple[Path, Photo]]) -> None:
+async def _take_photos(agent: GlassesAgent, photos: list[tuple[Path, Photo]], *, target_language: str = "") -> None:
     agent.upload_listeners.append(lambda photo_id: err.print(f"[dim]photo {photo_id} uploaded to the hub (vision verifies it)[/dim]"))
     for path, photo in photos:
-        photo_id = await agent.send_photo(photo.data, content_type=photo.content_type)
+        # The text vision reads in it is labelled in --to, else in the device's default language.
+        photo_id = await agent.send_photo(photo.data, content_type=photo.content_type, target_language=target_language)
         err.print(f"[dim]took photo {path.name} ({photo.width}x{photo.height}) as {photo_id}[/dim]")
 
 

@@ -51,8 +51,18 @@ def digest(sha256: bytes) -> str:
     return "SHA-256=" + base64.urlsafe_b64encode(sha256).decode()
 
 
-def object_meta(bucket: str, name: str, *, nuid: str, size: int, chunks: int, sha256: bytes, max_chunk_bytes: int) -> bytes:
-    info = {
+def object_meta(
+    bucket: str,
+    name: str,
+    *,
+    nuid: str,
+    size: int,
+    chunks: int,
+    sha256: bytes,
+    max_chunk_bytes: int,
+    headers: dict[str, list[str]] | None = None,
+) -> bytes:
+    info: dict[str, Any] = {
         "name": name,
         "bucket": bucket,
         "nuid": nuid,
@@ -62,6 +72,8 @@ def object_meta(bucket: str, name: str, *, nuid: str, size: int, chunks: int, sh
         "mtime": dt.datetime.now(dt.UTC).isoformat(),
         "options": {"max_chunk_size": max_chunk_bytes},
     }
+    if headers:
+        info["headers"] = headers
     return json.dumps(info).encode()
 
 

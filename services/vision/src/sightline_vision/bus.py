@@ -1,15 +1,26 @@
-"""The vision service's bus surface: photo notices in, stored photos and
-what vision saw in them out; it owns the photos' retention."""
+"""The vision service's bus surface: photo notices in, stored (and, by
+default, face-blurred) photos and what vision saw in them out; the photo
+library's per-device requests; it owns the photos' retention."""
 
 from __future__ import annotations
 
-from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored, VisionResult
+from sightline.v1.vision_pb2 import (
+    DeletePhotoRequest,
+    DeletePhotoResponse,
+    GetPhotoRequest,
+    GetPhotoResponse,
+    PhotoCaptured,
+    PhotoStored,
+    SearchPhotosRequest,
+    SearchPhotosResponse,
+    VisionResult,
+)
 from sightline_runtime import subjects
 from sightline_runtime.admission import PHOTO_NOTICES
 from sightline_runtime.consumer import HandlerSpec
 from sightline_runtime.privacy import Sensor
 from sightline_runtime.streams import DAY, PHOTOS, ConsumerSpec, StreamSpec
-from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Subscribe, UseObjectStore
+from sightline_runtime.surface import BusSurface, OwnedStream, Publish, Serve, Subscribe, UseObjectStore
 
 SERVICE = "vision"
 
@@ -41,12 +52,44 @@ SURFACE = BusSurface(
             "on_photo_captured",
             on_privacy_drop="discard",
         ),
+        # Stored photos to analyse (OCR, tags, codes), each once: a crash mid-photo redelivers it.
+        Subscribe(
+            HandlerSpec(
+                "photo_analysis",
+                PhotoStored,
+                consumer=ConsumerSpec(
+                    "vision-photo-analysis",
+                    subjects.domain_all("photo", "stored"),
+                    "vision: stored photos to read (text, tags, codes), index and announce as VisionResult",
+                ),
+                dedup=True,
+                sensor=Sensor.CAMERA,
+                # Photos are independent: two analyses at once (one per worker thread; more would only queue).
+                ordered=False,
+                max_workers=2,
+            ),
+            "on_photo_stored",
+        ),
     ),
     publishes=(
         Publish(subjects.domain_all("photo", "stored"), PhotoStored, VISION, description="a verified photo in the object store"),
         Publish(subjects.domain_all("vision", "result"), VisionResult, VISION, description="what vision saw in a photo"),
     ),
     streams=(OwnedStream(VISION),),
+    # The photo library, per device: the subject's device token is the only device a request can name.
+    serves=(
+        Serve(
+            subjects.device_request_all(SERVICE, "search_photos"),
+            SearchPhotosRequest,
+            SearchPhotosResponse,
+            "search_photos",
+            per_device=True,
+        ),
+        Serve(subjects.device_request_all(SERVICE, "get_photo"), GetPhotoRequest, GetPhotoResponse, "get_photo", per_device=True),
+        Serve(
+            subjects.device_request_all(SERVICE, "delete_photo"), DeletePhotoRequest, DeletePhotoResponse, "delete_photo", per_device=True
+        ),
+    ),
     # vision writes every photo's meta (it verifies the chunks the glasses upload) and deletes photos taken in privacy mode.
     object_stores=(
         UseObjectStore(

@@ -12,6 +12,14 @@ writes the object `<device>/<photo_id>` (its meta) and announces it on
 photo.stored.<device>. A refused upload's chunks are purged; an upload in
 another device's namespace is refused and left alone, so one pair of
 glasses can neither claim nor destroy another's photo.
+
+Bystanders first: before the object exists (no meta, so no one can open it
+by name), faces are found and blurred unless the device opted in to
+unblurred photos (DeviceRecord.keep_unblurred_photos). A blurred photo is
+stored as new chunks under `_treated.<device>.<nuid>` (a token no device id
+can take: devices write only under their own), then the meta, then the
+original's chunks are purged; a redelivery after a crash finds the treated
+object and announces it. The audit stream records each photo's treatment.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import io
 import re
 import uuid
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.js.client import JetStreamContext
@@ -31,7 +40,7 @@ from PIL import Image
 from sightline.v1.common_pb2 import EventMeta
 from sightline.v1.device_pb2 import AuditAction
 from sightline.v1.errors_pb2 import ErrorCode
-from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored
+from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored, PhotoTreatment
 from sightline_runtime import objects, subjects
 from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected
@@ -77,13 +86,42 @@ def image_size(data: bytes, content_type: str, *, max_pixels: int) -> ImageSize:
     return ImageSize(width, height)
 
 
+@dataclass(frozen=True)
+class Treated:
+    """A photo as it will be stored: blurred or as taken (sightline_vision.analysis.Protected)."""
+
+    data: bytes
+    faces: int
+    treatment: int  # PhotoTreatment
+    width: int
+    height: int
+
+
+# (photo bytes, content type, keep faces) -> what to store; runs off the event loop.
+Protect = Callable[[bytes, str, bool], Awaitable[Treated]]
+
+_TREATMENTS = {
+    PhotoTreatment.PHOTO_TREATMENT_NO_FACES: "no face found; stored as taken",
+    PhotoTreatment.PHOTO_TREATMENT_FACES_BLURRED: "faces blurred before storing; the original was discarded",
+    PhotoTreatment.PHOTO_TREATMENT_ORIGINAL_KEPT: "faces kept unblurred (the device opted in)",
+}
+
+
+def treated_nuid(upload_id: str) -> str:
+    """Where a blurred photo's chunks go: `_` cannot start a device id."""
+    return f"_treated.{upload_id}"
+
+
 class PhotoIntake:
-    def __init__(self, publisher: EventPublisher, settings: VisionSettings, js: JetStreamContext, store: ObjectStore) -> None:
+    def __init__(
+        self, publisher: EventPublisher, settings: VisionSettings, js: JetStreamContext, store: ObjectStore, protect: Protect
+    ) -> None:
         self.publisher = publisher
         self.settings = settings
         # The hub's photos object store, and JetStream to read its chunks and write its metas.
         self.store = store
         self.js = js
+        self.protect = protect
         self.audit = AuditLog(publisher, SERVICE)
 
     async def discard(self, notice: PhotoCaptured, ctx: EventContext) -> None:
@@ -108,17 +146,37 @@ class PhotoIntake:
         if not self._own_upload(notice, ctx):
             # Never touch (nor purge) chunks outside the notice's own device namespace.
             raise refuse(ErrorCode.ERROR_CODE_FORBIDDEN, f"upload {notice.upload_id[:80]!r} is not in this device's namespace")
-        try:
-            chunks = await self._verified(notice)
-            size = image_size(chunks.data, notice.content_type, max_pixels=self.settings.photo_max_pixels)
-        except EventRejected as err:
-            # A refused upload is never kept: its chunks would only fill the bucket.
-            await objects.purge_chunks(self.js, PHOTOS.name, notice.upload_id)
-            raise refuse(err.code, f"photo {notice.photo_id[:80]!r}: {err}") from None
+        name = photo_object_name(ctx.device_id, notice.photo_id) if PHOTO_ID.fullmatch(notice.photo_id) else ""
+        treated = await self._treated_earlier(name, notice) if name else None
+        if treated is None:
+            try:
+                chunks = await self._verified(notice)
+                image_size(chunks.data, notice.content_type, max_pixels=self.settings.photo_max_pixels)
+                keep = bool(ctx.device is not None and ctx.device.keep_unblurred_photos)
+                treated = await self.protect(chunks.data, notice.content_type, keep)
+            except EventRejected as err:
+                # A refused upload is never kept: its chunks would only fill the bucket.
+                await objects.purge_chunks(self.js, PHOTOS.name, notice.upload_id)
+                raise refuse(err.code, f"photo {notice.photo_id[:80]!r}: {err}") from None
+            if treated.treatment == PhotoTreatment.PHOTO_TREATMENT_FACES_BLURRED:
+                await self._write_treated(ctx.device_id, name, notice, treated)
+            else:
+                await self._write_object(ctx.device_id, name, notice, chunks)
+        await self._announce(notice, ctx, name, treated)
 
-        name = photo_object_name(ctx.device_id, notice.photo_id)
-        await self._write_object(ctx.device_id, name, notice, chunks)
-        data = chunks.data
+    async def _treated_earlier(self, name: str, notice: PhotoCaptured) -> Treated | None:
+        """A blurred photo an earlier delivery stored before it crashed."""
+        current = await objects.stored_meta(self.js, PHOTOS.name, name)
+        if current is None or current.get("nuid") != treated_nuid(notice.upload_id):
+            return None
+        chunks = await objects.read_chunks(self.js, PHOTOS.name, current["nuid"], max_bytes=int(current.get("size", 0)))
+        size = image_size(chunks.data, notice.content_type, max_pixels=self.settings.photo_max_pixels)
+        faces = int(current.get("headers", {}).get("Sightline-Faces", ["0"])[0])
+        await objects.purge_chunks(self.js, PHOTOS.name, notice.upload_id)  # may not have happened before the crash
+        return Treated(chunks.data, faces, PhotoTreatment.PHOTO_TREATMENT_FACES_BLURRED, size.width, size.height)
+
+    async def _announce(self, notice: PhotoCaptured, ctx: EventContext, name: str, treated: Treated) -> None:
+        data = treated.data
         stored = PhotoStored(
             meta=EventMeta(
                 event_id=uuid.uuid5(_STORED_NAMESPACE, notice.meta.event_id).hex,
@@ -133,14 +191,24 @@ class PhotoIntake:
             object_name=name,
             content_type=notice.content_type,
             size_bytes=len(data),
-            sha256=notice.sha256,
-            width=size.width,
-            height=size.height,
+            sha256=hashlib.sha256(data).digest(),
+            width=treated.width,
+            height=treated.height,
             target_language=notice.target_language,
+            treatment=treated.treatment,
+            faces=treated.faces,
         )
         if notice.HasField("captured_at"):
             stored.captured_at.CopyFrom(notice.captured_at)
         await self.publisher.publish(subjects.domain("photo", "stored", ctx.device_id), stored, stream=VISION)
+        await self.audit.record(
+            ctx.device_id,
+            AuditAction.AUDIT_ACTION_PHOTO_TREATED,
+            reference_id=notice.photo_id,
+            detail=f"{treated.faces} face(s): {_TREATMENTS[treated.treatment]}",
+            causation_id=notice.meta.event_id,
+            dedup_key=f"vision:treated:{notice.meta.event_id}",
+        )
         await self.audit.record(
             ctx.device_id,
             AuditAction.AUDIT_ACTION_PHOTO_STORED,
@@ -149,6 +217,29 @@ class PhotoIntake:
             causation_id=notice.meta.event_id,
             dedup_key=f"vision:stored:{notice.meta.event_id}",
         )
+
+    async def _write_treated(self, device_id: str, name: str, notice: PhotoCaptured, treated: Treated) -> None:
+        """The blurred photo as the object: its chunks, then its meta, then the original's chunks go."""
+        nuid = treated_nuid(notice.upload_id)
+        chunk_bytes = 128 * 1024
+        count = await objects.write_chunks(self.js, PHOTOS.name, nuid, treated.data, chunk_bytes=chunk_bytes)
+        meta = objects.object_meta(
+            PHOTOS.name,
+            name,
+            nuid=nuid,
+            size=len(treated.data),
+            chunks=count,
+            sha256=hashlib.sha256(treated.data).digest(),
+            max_chunk_bytes=chunk_bytes,
+            headers={"Sightline-Faces": [str(treated.faces)]},
+        )
+        current = await objects.stored_meta(self.js, PHOTOS.name, name)
+        await objects.write_meta(self.js, PHOTOS.name, name, meta)
+        await objects.purge_chunks(self.js, PHOTOS.name, notice.upload_id)
+        replaced = (current or {}).get("nuid")
+        if replaced and replaced not in (nuid, notice.upload_id) and replaced.removeprefix("_treated.").startswith(f"{device_id}."):
+            # The same photo id taken again: the earlier photo's chunks belong to nothing now.
+            await objects.purge_chunks(self.js, PHOTOS.name, replaced)
 
     async def _verified(self, notice: PhotoCaptured) -> objects.Chunks:
         """The upload's bytes, checked against the notice (EventRejected otherwise)."""
@@ -197,6 +288,6 @@ class PhotoIntake:
         )
         await objects.write_meta(self.js, PHOTOS.name, name, meta)
         replaced = (current or {}).get("nuid")
-        if replaced and replaced != notice.upload_id and replaced.startswith(f"{device_id}."):
+        if replaced and replaced != notice.upload_id and replaced.removeprefix("_treated.").startswith(f"{device_id}."):
             # The same photo id taken again: the earlier upload's chunks belong to nothing now.
             await objects.purge_chunks(self.js, PHOTOS.name, replaced)

@@ -1,0 +1,17 @@
+"""Fixtures every test tree shares (tests/, services/*/tests): expensive
+things loaded once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def vision_engines():
+    """vision's models (OCR, tagger, codes, faces), loaded once for the whole run."""
+    from sightline_vision.engines import load_engines  # noqa: PLC0415 - only sessions that use vision pay the import
+    from sightline_vision.settings import VisionSettings  # noqa: PLC0415
+
+    engines = load_engines(VisionSettings())
+    yield engines
+    engines.close()
