@@ -154,6 +154,16 @@ async def test_a_device_never_reaches_another_devices_photos(library: PhotoLibra
     assert (await library.get("dev-b", "exit")).object_name == "dev-b/exit"
 
 
+async def test_devices_whose_ids_split_into_the_same_words_stay_apart(library: PhotoLibrary) -> None:
+    """The full-text match is narrowed to the device by one token made of its whole id."""
+    devices = ("cam-1", "cam_1", "cam-1-2", "cam", "1")
+    await library.index_many([entry("p", device, texts=("出口 exit",)) for device in devices])
+    for device in devices:
+        for query in ("出口", "exit"):
+            records, total = await library.search(device, query=query)
+            assert ([r.device_id for r in records], total) == ([device], 1)
+
+
 async def test_indexing_a_photo_again_replaces_its_entry(library: PhotoLibrary) -> None:
     await library.index(entry("p1", texts=("old words",), tags=("old tag",)))
     await library.index(entry("p1", texts=("new words",), tags=("new tag",), hours=5))
@@ -202,7 +212,7 @@ async def test_full_text_entries_follow_the_rows(library: PhotoLibrary) -> None:
     await library.expire(T0 + dt.timedelta(hours=2, minutes=30))  # b-smoke
     async with library._engine.connect() as conn:
         if conn.dialect.name == "sqlite":
-            # The FTS5 index's own view of the text: an integrity check against the content table.
+            # The FTS5 index is consistent, and holds no text of a removed or replaced photo.
             await conn.execute(text("INSERT INTO library_photo_fts(library_photo_fts, rank) VALUES ('integrity-check', 1)"))
             hits = (
                 await conn.execute(text("SELECT count(*) FROM library_photo_fts WHERE library_photo_fts MATCH '\"吸烟\"'"))

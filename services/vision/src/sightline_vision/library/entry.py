@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format
 from sightline.v1.common_pb2 import Box
 from sightline.v1.vision_pb2 import DecodedCode, ImageTag, PhotoRecord, TextRegion, VisionResult
 
@@ -105,7 +104,7 @@ class PhotoEntry:
                 "height": self.height,
                 "object_name": self.object_name,
                 "treatment": int(self.treatment),
-                "detail": json_format.MessageToDict(detail, preserving_proto_field_name=True),
+                "detail": detail.SerializeToString(deterministic=True),
                 "search_text": index_text([r.text for r in detail.text_regions] + [t.label for t in detail.tags]),
             },
             tags=labels,
@@ -120,7 +119,7 @@ class IndexedPhoto:
 
 def record_from_row(row: Any, score: float = 0.0) -> PhotoRecord:
     """A PhotoRecord from a photos row (mapping-like: the model's columns)."""
-    record = json_format.ParseDict(row.detail, PhotoRecord(), ignore_unknown_fields=True)
+    record = PhotoRecord.FromString(row.detail)
     record.photo_id = row.photo_id
     record.device_id = row.device_id
     record.captured_at.FromDatetime(row.captured_at)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sightline.v1.vision_pb2 import PhotoRecord
-from sqlalchemy import Select, delete, func, literal, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -133,25 +133,30 @@ class PhotoLibrary:
         and until bound captured_at (inclusive). LibraryQueryError for bad
         arguments."""
         search = SearchQuery.build(device_id, query=query, tags=tags, since=since, until=until, limit=limit, offset=offset)
-        statement = self._filtered(select(*_RECORD_COLUMNS), search)
-        if search.terms:
-            statement = self._dialect.match(statement, search.terms)
-            order = (statement.selected_columns.score.desc(), Photo.captured_at.desc(), Photo.id.desc())
-        else:
-            statement = statement.add_columns(literal(0.0).label("score"))
-            order = (Photo.captured_at.desc(), Photo.id.desc())
-        # The total rides along on every row; past the last page there is no row to carry it.
-        page = statement.add_columns(func.count().over().label("total")).order_by(*order).limit(search.limit).offset(search.offset)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(page)).all()
-            if rows:
-                total = rows[0].total
-            else:
-                matching = self._filtered(select(Photo.id), search)
-                if search.terms:
-                    matching = self._dialect.match(matching, search.terms)
-                total = (await conn.execute(select(func.count()).select_from(matching.subquery()))).scalar_one()
-        return [record_from_row(row, float(row.score)) for row in rows], int(total)
+            if search.terms:
+                return await self._ranked(conn, search)
+            # Newest first: the (device, time) index gives the page in order, and the count without reading a row.
+            page = self._filtered(select(*_RECORD_COLUMNS), search).order_by(Photo.captured_at.desc(), Photo.id.desc())
+            rows = (await conn.execute(page.limit(search.limit).offset(search.offset))).all()
+            total = await self._count(conn, self._filtered(select(Photo.id), search))
+        return [record_from_row(row) for row in rows], total
+
+    async def _ranked(self, conn: AsyncConnection, search: SearchQuery) -> tuple[list[PhotoRecord], int]:
+        statement = self._dialect.match(self._filtered(select(*_RECORD_COLUMNS), search), search.terms, search.device_id)
+        order = (statement.selected_columns.score.desc(), Photo.captured_at.desc(), Photo.id.desc())
+        # One full-text query: the total rides along on every row of the page...
+        page = statement.add_columns(func.count().over().label("total")).order_by(*order).limit(search.limit).offset(search.offset)
+        rows = (await conn.execute(page)).all()
+        if rows:
+            total = int(rows[0].total)
+        else:  # ...and past the last page, where there is no row to carry it, a second one counts.
+            total = await self._count(conn, self._dialect.match(self._filtered(select(Photo.id), search), search.terms, search.device_id))
+        return [record_from_row(row, float(row.score)) for row in rows], total
+
+    @staticmethod
+    async def _count(conn: AsyncConnection, matching: Select) -> int:
+        return int((await conn.execute(select(func.count()).select_from(matching.subquery()))).scalar_one())
 
     @staticmethod
     def _filtered(statement: Select, search: SearchQuery) -> Select:

@@ -1,7 +1,7 @@
 """The photo index: photos, their tags, and full-text search over OCR text and tags.
 
-SQLite: an FTS5 table with external content (the photos table) kept in step
-by triggers; bm25 ranks. PostgreSQL: a generated tsvector column ('simple'
+SQLite: a contentless FTS5 table over the photos' search_text and device,
+kept in step by triggers; bm25 ranks. PostgreSQL: a generated tsvector column ('simple'
 configuration: the text is already tokenised, see library/text.py) with a
 GIN index; ts_rank_cd ranks.
 
@@ -19,17 +19,20 @@ branch_labels = None
 depends_on = None
 
 SQLITE_FTS = (
-    # unicode61 splits on anything but letters and digits; the text is pre-tokenised anyway.
-    "CREATE VIRTUAL TABLE library_photo_fts USING fts5(search_text, content='library_photos', content_rowid='id', tokenize='unicode61')",
+    # Contentless: searches read only rowids and ranks. The device's own column (its id as one
+    # hex token) lets a match stop at the device's rows instead of ranking every device's.
+    "CREATE VIRTUAL TABLE library_photo_fts USING fts5(search_text, device_token, content='', tokenize='unicode61')",
     """CREATE TRIGGER library_photos_fts_insert AFTER INSERT ON library_photos BEGIN
-         INSERT INTO library_photo_fts(rowid, search_text) VALUES (new.id, new.search_text);
+         INSERT INTO library_photo_fts(rowid, search_text, device_token) VALUES (new.id, new.search_text, 'd' || lower(hex(new.device_id)));
        END""",
     """CREATE TRIGGER library_photos_fts_delete AFTER DELETE ON library_photos BEGIN
-         INSERT INTO library_photo_fts(library_photo_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+         INSERT INTO library_photo_fts(library_photo_fts, rowid, search_text, device_token)
+           VALUES ('delete', old.id, old.search_text, 'd' || lower(hex(old.device_id)));
        END""",
-    """CREATE TRIGGER library_photos_fts_update AFTER UPDATE OF search_text ON library_photos BEGIN
-         INSERT INTO library_photo_fts(library_photo_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
-         INSERT INTO library_photo_fts(rowid, search_text) VALUES (new.id, new.search_text);
+    """CREATE TRIGGER library_photos_fts_update AFTER UPDATE OF search_text, device_id ON library_photos BEGIN
+         INSERT INTO library_photo_fts(library_photo_fts, rowid, search_text, device_token)
+           VALUES ('delete', old.id, old.search_text, 'd' || lower(hex(old.device_id)));
+         INSERT INTO library_photo_fts(rowid, search_text, device_token) VALUES (new.id, new.search_text, 'd' || lower(hex(new.device_id)));
        END""",
 )
 POSTGRES_FTS = (
@@ -50,7 +53,7 @@ def upgrade() -> None:
         sa.Column("height", sa.Integer, nullable=False),
         sa.Column("object_name", sa.String(512), nullable=False),
         sa.Column("treatment", sa.Integer, nullable=False),
-        sa.Column("detail", sa.JSON, nullable=False),
+        sa.Column("detail", sa.LargeBinary, nullable=False),
         sa.Column("search_text", sa.Text, nullable=False),
         sa.UniqueConstraint("device_id", "photo_id", name="uq_library_photos_device_photo"),
     )
