@@ -35,9 +35,13 @@ SIGN = [("出口", (0.10, 0.20, 0.20, 0.10), "zh"), ("禁止吸烟", (0.55, 0.60
 TRANSLATED = {0: ("出口", "Exit"), 1: ("禁止吸烟", "No smoking"), 2: ("EXIT", "EXIT")}
 
 
-def vision(device: str, photo_id: str, regions=SIGN, *, taken_ago_s: float = 0.0, target: str = "en", width=1280) -> VisionResult:
+def vision(
+    device: str, photo_id: str, regions=SIGN, *, taken_ago_s: float = 0.0, analysed_ago_s: float = 0.0, target: str = "en", width=1280
+) -> VisionResult:
     event = VisionResult(meta=new_meta(device, "vision"), photo_id=photo_id, image_width=width, image_height=960, target_language=target)
-    event.captured_at.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=taken_ago_s))
+    now = dt.datetime.now(dt.UTC)
+    event.captured_at.FromDatetime(now - dt.timedelta(seconds=taken_ago_s))
+    event.meta.created_at.FromDatetime(now - dt.timedelta(seconds=analysed_ago_s))
     for text, (x, y, w, h), language in regions:
         event.text_regions.append(TextRegion(text=text, box=Box(x=x, y=y, width=w, height=h), confidence=0.9, language=language))
     return event
@@ -186,6 +190,13 @@ async def test_an_older_photos_result_arriving_late_does_not_replace_the_newer(s
     assert sample(service, "sightline_overlay_photo_results_total", outcome="older") == 1
 
 
+async def test_a_photo_taken_offline_an_hour_ago_and_analysed_now_is_shown(service):
+    on_a = watch(service, "a")
+    async with TestNatsBroker(service.broker) as broker:
+        await broker.publish(vision("a", "offline", taken_ago_s=3600).SerializeToString(), "vision.result.a")
+    assert [u.labels.photo_id for u in on_a] == ["offline"]
+
+
 async def test_a_translation_that_comes_before_its_result_is_applied_when_it_comes(service):
     on_a = watch(service, "a")
     result = vision("a", "p1")
@@ -221,7 +232,7 @@ async def test_bad_input_gets_a_clear_outcome(service):
     no_photo = vision("a", "")
     no_size = vision("a", "p1", width=0)
     stranger = vision("stranger", "p9")
-    stale = vision("a", "p-old", taken_ago_s=3600)
+    stale = vision("a", "p-old", taken_ago_s=3600, analysed_ago_s=3600)  # a replay of last hour's result
     broken = vision(
         "a",
         "p2",

@@ -200,6 +200,16 @@ def test_the_newest_photo_wins_and_an_older_result_arriving_late_is_not_shown():
     assert board.translate("a", translation("p1", source_event_id="r1"), now=0) == ("not_current", None), "the older photo's translation"
 
 
+def test_once_the_labels_are_off_the_hud_any_photo_may_replace_them():
+    # A glasses clock that jumped back must not keep every later photo off the HUD for ever.
+    board = LabelBoard(shown_ttl_s=60)
+    newer, _ = labels_of(result("p2"), result_id="r2", taken=200)
+    older, _ = labels_of(result("p1"), result_id="r1", taken=100)
+    board.show("a", newer, now=0)
+    assert board.show("a", older, now=59).outcome == "older"
+    assert board.show("a", older, now=61).outcome == "shown"
+
+
 def test_a_new_photo_replaces_the_last_ones_and_its_translation_is_ignored_after():
     board = LabelBoard()
     first, _ = labels_of(result("p1"), result_id="r1", taken=100)

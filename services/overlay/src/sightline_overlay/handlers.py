@@ -104,6 +104,7 @@ class OverlayHandlers:
             max_devices=settings.max_label_devices,
             max_early=settings.labels_early_translations,
             early_ttl_s=settings.labels_early_translation_ttl_s,
+            shown_ttl_s=settings.labels_ttl_ms / 1000,
         )
         self.label_limits = LabelLimits(
             max_regions=settings.labels_max_regions,
@@ -243,7 +244,10 @@ class OverlayHandlers:
     ) -> None:
         now_ns = time.time_ns()
         taken = taken_ns(event, now_ns)
-        if now_ns - taken > self.settings.labels_max_age_s * 1e9:
+        # Stale only if both clocks say so: the glasses' (taken) may be off, and a photo
+        # taken offline and analysed once the link is back is news to the wearer.
+        analysed = event.meta.created_at.ToNanoseconds() if event.meta.created_at.seconds > 0 else now_ns
+        if now_ns - max(taken, analysed) > self.settings.labels_max_age_s * 1e9:
             self._count_result("stale")
             return
         target = event.target_language or (device.default_target_language if device is not None else "")

@@ -13,7 +13,8 @@ device the event came for (the guard checked it against the subject), so a
 Translation can never touch another device's labels:
 
 - the newest photo wins: a result whose photo was taken (captured_at, else
-  the result's created_at) before the current one's is not shown;
+  the result's created_at) before the current one's is not shown while the
+  current one's labels are still on the HUD;
 - a Translation for the current photo applies; one for a photo the device
   showed before is ignored; one for a photo not seen yet is kept (bounded,
   briefly) and applied when its VisionResult comes, since they travel on
@@ -107,6 +108,8 @@ class PhotoLabels:
     tags: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
     max_text_chars: int = LabelLimits.max_text_chars
+    # When LabelBoard.show made it current (monotonic seconds).
+    shown_at: float = 0.0
 
     @property
     def waiting(self) -> bool:
@@ -277,8 +280,13 @@ class Shown:
 
 
 class LabelBoard:
-    def __init__(self, *, max_devices: int = 10_000, max_early: int = 4, early_ttl_s: float = 30.0, remembered: int = 8) -> None:
+    def __init__(
+        self, *, max_devices: int = 10_000, max_early: int = 4, early_ttl_s: float = 30.0, shown_ttl_s: float = 0.0, remembered: int = 8
+    ) -> None:
         self.max_devices = max_devices
+        # How long labels stay on the HUD (0 = until replaced): an older photo never replaces
+        # labels still shown, but once they are gone any photo may (a clock that jumped back).
+        self.shown_ttl_s = shown_ttl_s
         self.max_early = max_early
         self.early_ttl_s = early_ttl_s
         self.current: OrderedDict[str, PhotoLabels] = OrderedDict()
@@ -294,12 +302,13 @@ class LabelBoard:
         current = self.current.get(device_id)
         if current is not None and photo.result_id and current.result_id == photo.result_id:
             return Shown("duplicate")
-        if current is not None and photo.taken_ns < current.taken_ns:
+        if current is not None and photo.taken_ns < current.taken_ns and self._on_screen(current, now):
             self._remember(device_id, photo.photo_id)
             return Shown("older")
         if current is not None and current.photo_id != photo.photo_id:
             self._remember(device_id, current.photo_id)
         self.current.pop(device_id, None)
+        photo.shown_at = now
         self.current[device_id] = photo  # most recently shown last
         shown = Shown("shown")
         early = self._take_early(device_id, photo, now)
@@ -323,6 +332,9 @@ class LabelBoard:
             return "not_current", None
         self._keep_early(device_id, translation, now)
         return "early", None
+
+    def _on_screen(self, photo: PhotoLabels, now: float) -> bool:
+        return not self.shown_ttl_s or now - photo.shown_at < self.shown_ttl_s
 
     def take_dropped(self) -> int:
         dropped, self.dropped = self.dropped, 0
