@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 from photo_library_helpers import T0, entry
-from sightline.v1.vision_pb2 import TextRegion
-from sightline_vision.library import LibraryQueryError, PhotoEntry, PhotoLibrary
+from sightline.v1.vision_pb2 import PhotoTreatment, TextRegion, VisionResult
+from sightline_vision.library import LibraryQueryError, PhotoEntry, PhotoLibrary, expire_forever
 from sightline_vision.library.migrate import current_revision, head_revision
 from sightline_vision.library.models import PhotoTag
 from sqlalchemy import func, select, text
@@ -202,6 +202,41 @@ async def test_expire_removes_entries_captured_before_the_cutoff(library: PhotoL
     assert ids(await library.search("dev-b", query="吸烟")) == []
     assert await _tag_rows(library) == 5  # shop, menu, restaurant, espresso, coffee mug
     assert await library.expire(T0) == 0
+
+
+async def test_the_retention_loop_keeps_expiring(library: PhotoLibrary) -> None:
+    now = dt.datetime.now(dt.UTC)
+    await library.index(
+        PhotoEntry("old", "dev-a", now - dt.timedelta(days=31), 1, 1, "dev-a/old", text_regions=[("old sign", None, 1.0, "en", False)])
+    )
+    await library.index(PhotoEntry("new", "dev-a", now, 1, 1, "dev-a/new"))
+    loop = asyncio.create_task(expire_forever(library, retention_s=30 * 86400, every_s=0.05))
+    try:
+        async with asyncio.timeout(10):
+            while await library.get("dev-a", "old") is not None:
+                await asyncio.sleep(0.02)
+        # A photo that ages past retention while the loop runs goes too.
+        await library.index(PhotoEntry("later", "dev-a", now - dt.timedelta(days=40), 1, 1, "dev-a/later"))
+        async with asyncio.timeout(10):
+            while await library.get("dev-a", "later") is not None:
+                await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+    assert ids(await library.search("dev-a")) == ["new"]
+
+
+async def test_an_entry_from_what_vision_saw(library: PhotoLibrary) -> None:
+    result = VisionResult(photo_id="seen", image_width=1280, image_height=960, treatment=PhotoTreatment.PHOTO_TREATMENT_FACES_BLURRED)
+    result.meta.device_id = "dev-a"
+    result.captured_at.FromDatetime(T0)
+    result.text_regions.add(text="收银台", confidence=0.8, language="zh")
+    result.tags.add(label="cash machine", score=0.7, vocabulary="imagenet")
+    result.codes.add(format="QRCode", text="https://pay.example/1")
+    await library.index(PhotoEntry.from_result(result, object_name="dev-a/seen"))
+    [record], _ = await library.search("dev-a", query="收银", tags=["cash machine"])
+    assert (record.photo_id, record.object_name, record.width, record.treatment) == ("seen", "dev-a/seen", 1280, 2)
+    assert record.captured_at.ToDatetime(tzinfo=dt.UTC) == T0
+    assert (record.text_regions[0].text, record.tags[0].label, record.codes[0].text) == ("收银台", "cash machine", "https://pay.example/1")
 
 
 async def test_full_text_entries_follow_the_rows(library: PhotoLibrary) -> None:

@@ -12,7 +12,8 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class LibrarySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a raw API key set by mistake where its digest belongs is not echoed.
+    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     # SQLAlchemy URL of the index: "sqlite+aiosqlite:///path.db" or
     # "postgresql+psycopg://user@host/db" (plain postgresql:// works too).
