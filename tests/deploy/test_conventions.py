@@ -15,6 +15,7 @@ from sightline_asr.settings import AsrSettings
 from sightline_runtime import partitions
 from sightline_runtime.http import Readiness, health_routes
 from sightline_runtime.settings import ServiceSettings
+from sightline_vision.settings import VisionSettings
 
 from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, SLOW_STARTERS, STATEFUL, Doc, effective_env, find, workload
 
@@ -67,8 +68,13 @@ def test_ports_and_probes_match_the_code(render, target: str, service: str) -> N
     deployment, _pod, container = container_of(docs, service)
     env = effective_env(docs, container)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": int(env["SIGHTLINE_HTTP_PORT"]), "grpc-health": int(env["SIGHTLINE_GRPC_HEALTH_PORT"])}
-    assert ports == {"http": 8080, "grpc-health": 8081}
+    # Every service: HTTP and the gRPC health service; vision also serves the photo library over gRPC.
+    expected = {"http": int(env["SIGHTLINE_HTTP_PORT"]), "grpc-health": int(env["SIGHTLINE_GRPC_HEALTH_PORT"])}
+    if service == "vision":
+        expected["grpc-library"] = int(env["SIGHTLINE_LIBRARY_GRPC_PORT"])
+        assert VisionSettings(**{"library_grpc_port": expected["grpc-library"]}).library_grpc_port == 8082
+    assert ports == expected
+    assert {k: v for k, v in ports.items() if k != "grpc-library"} == {"http": 8080, "grpc-health": 8081}
 
     for kind in ("startupProbe", "livenessProbe"):
         probe = container[kind]["httpGet"]

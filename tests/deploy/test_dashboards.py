@@ -1,8 +1,8 @@
 """Grafana dashboards as code: every panel query parses as PromQL (the
 promql-parser package, a port of Prometheus' own parser), uses counters and
 histograms the way PromQL means them, and names only metrics that a really
-running service serves on /metrics: the overlay service is started in-process
-against a real nats-server and scraped, so the check follows the code as
+running service serves on /metrics: the overlay and vision services are started
+in-process against a real nats-server and scraped, so the check follows the code as
 metrics are added or renamed."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import yaml
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
 from sightline_runtime.processes import free_port
+from sightline_vision.app import create_service as create_vision
+from sightline_vision.settings import VisionSettings
 
 from tests.deploy.helpers import ROOT
 
@@ -91,21 +93,14 @@ def test_parser_rejects_broken_queries() -> None:
             parse(broken)
 
 
-# pytest_asyncio.fixture: works whether or not asyncio_mode=auto is configured.
-@pytest_asyncio.fixture
-async def served_metrics(nats_server) -> dict[str, str]:
-    """Metric family -> type, from the # TYPE lines a running overlay serves.
-
-    prometheus_client writes HELP/TYPE lines even for labelled metrics that
-    have no series yet, so no event needs to flow for the names to show."""
-    port = free_port()
-    service = create_service(OverlaySettings(nats_url=nats_server.url, http_host="127.0.0.1", http_port=port))
+async def _scrape(service, port: int) -> str:
+    """/metrics of a service started in-process, once it is ready."""
     task = asyncio.create_task(service.serve())
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(60):
                 while True:
-                    assert not task.done(), "the overlay service exited during start-up"
+                    assert not task.done(), "the service exited during start-up"
                     try:
                         if (await client.get("/readyz")).status_code == 200:
                             break
@@ -114,11 +109,30 @@ async def served_metrics(nats_server) -> dict[str, str]:
                     await asyncio.sleep(0.1)
             response = await client.get("/metrics")
         assert response.status_code == 200
+        return response.text
     finally:
         service.stop()
         await asyncio.wait_for(task, 30)
-    families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", response.text, re.M))
-    assert "sightline_service_ready" in families, response.text[:2000]
+
+
+# pytest_asyncio.fixture: works whether or not asyncio_mode=auto is configured.
+@pytest_asyncio.fixture
+async def served_metrics(nats_server, vision_engines, tmp_path) -> dict[str, str]:
+    """Metric family -> type, from the # TYPE lines running services serve
+    (overlay, and vision with the session's models).
+
+    prometheus_client writes HELP/TYPE lines even for labelled metrics that
+    have no series yet, so no event needs to flow for the names to show."""
+    port = free_port()
+    text = await _scrape(create_service(OverlaySettings(nats_url=nats_server.url, http_host="127.0.0.1", http_port=port)), port)
+    port = free_port()
+    vision = VisionSettings(
+        nats_url=nats_server.url, http_host="127.0.0.1", http_port=port, library_db_url=f"sqlite+aiosqlite:///{tmp_path / 'photos.db'}"
+    )
+    text += await _scrape(create_vision(vision, engines=vision_engines), port)
+    families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    assert "sightline_service_ready" in families, text[:2000]
+    assert "sightline_vision_photos_total" in families, text[-2000:]
     return families
 
 
@@ -175,6 +189,9 @@ async def test_every_query_names_served_metrics_used_correctly(served_metrics: d
         "sightline_event_handle_seconds",
         "sightline_service_ready",
         "sightline_overlay_display_updates_total",
+        "sightline_vision_photos_total",
+        "sightline_vision_analysis_seconds",
+        "sightline_vision_treatments_total",
     }
     assert required <= used, f"dashboard lost panels for {required - used}"
 
