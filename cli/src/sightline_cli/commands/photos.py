@@ -30,6 +30,7 @@ from sightline.v1.vision_pb2 import (
     SearchPhotosResponse,
 )
 from sightline_runtime import subjects
+from sightline_runtime.replies import ERROR_CODE_HEADER, ERROR_HEADER
 from sightline_runtime.subjects import InvalidDeviceId
 
 from sightline_cli.console import DEFAULT_STATE, Creds, Server, StateDir, connect_hub, fail, out
@@ -37,8 +38,6 @@ from sightline_cli.console import DEFAULT_STATE, Creds, Server, StateDir, connec
 app = typer.Typer(help="Browse and search a device's photo library.", no_args_is_help=True)
 
 # The vision service's reply headers for a refused request (as translation's).
-ERROR_HEADER = "Nats-Service-Error"
-ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 MAX_LIMIT = 100
 
 Response = TypeVar("Response", bound=Message)

@@ -10,10 +10,11 @@ tell "no" from "nothing translated".
 from __future__ import annotations
 
 from sightline.v1.translation_pb2 import TranslateRequest, TranslateResponse
+from sightline_runtime.replies import ERROR_CODE_HEADER, ERROR_HEADER, error_headers
+
+__all__ = ["ERROR_CODE_HEADER", "ERROR_HEADER", "RPC_SUBJECT", "TranslateError", "error_headers", "request_translation"]
 
 RPC_SUBJECT = "translation.rpc.translate"
-ERROR_HEADER = "Nats-Service-Error"
-ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 
 
 class TranslateError(Exception):
@@ -21,10 +22,6 @@ class TranslateError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-def error_headers(code: int, message: str) -> dict[str, str]:
-    return {ERROR_HEADER: message[:500], ERROR_CODE_HEADER: str(code)}
 
 
 async def request_translation(nc, request: TranslateRequest, *, timeout_s: float = 5.0) -> TranslateResponse:

@@ -16,8 +16,8 @@ from sightline.v1.vision_pb2 import (
     SearchPhotosRequest,
     SearchPhotosResponse,
 )
+from sightline_runtime.replies import ERROR_CODE_HEADER, ERROR_HEADER
 from sightline_vision.library import PhotoLibrary, PhotoRequests
-from sightline_vision.library.requests import ERROR_CODE_HEADER, ERROR_HEADER
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from sightline.v1.vision_pb2 import (
     SearchPhotosRequest,
     SearchPhotosResponse,
 )
+from sightline_runtime.replies import error_headers
 from sqlalchemy.exc import SQLAlchemyError
 
 from sightline_vision.library.query import DEFAULT_LIMIT, LibraryQueryError, check_photo_id
@@ -33,8 +34,6 @@ from sightline_vision.library.store import PhotoLibrary
 
 log = logging.getLogger(__name__)
 
-ERROR_HEADER = "Nats-Service-Error"
-ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 SERVICE = "vision"
 SEARCH_PHOTOS, GET_PHOTO, DELETE_PHOTO = "search_photos", "get_photo", "delete_photo"
 
@@ -50,10 +49,6 @@ class Refused(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-def error_headers(code: int, message: str) -> dict[str, str]:
-    return {ERROR_HEADER: message[:500], ERROR_CODE_HEADER: str(code)}
 
 
 def parse(kind: type[Request], body: bytes, device: str) -> Request:
