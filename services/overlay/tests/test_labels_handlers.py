@@ -296,8 +296,12 @@ async def test_a_vision_result_and_its_translation_become_labels_on_the_glasses(
     async with asyncio.timeout(15):
         while {"vision_result", "photo_translation"} & {p.spec.name for p in overlay._pending}:
             await asyncio.sleep(0.1)
-    consumers = {info.name for stream in ("VISION", "TRANSLATION") for info in await js.consumers_info(stream)}
-    assert {"overlay-vision-results", "overlay-photo-translations"} <= consumers
+    # They start at new events: publish once they exist (created as they start pulling).
+    async with asyncio.timeout(15):
+        while not {"overlay-vision-results", "overlay-photo-translations"} <= {
+            info.name for stream in ("VISION", "TRANSLATION") for info in await js.consumers_info(stream)
+        }:
+            await asyncio.sleep(0.05)
 
     async def publish(subject, event, stream):
         await js.publish(subject, event.SerializeToString(), headers=event_headers(event), stream=stream)
