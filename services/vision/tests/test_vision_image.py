@@ -47,7 +47,7 @@ def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
 
 def _refusal(data: bytes, max_pixels: int = MAX_PIXELS) -> ImageRefused:
     with pytest.raises(ImageRefused) as caught:
-        open_photo(data, max_pixels=max_pixels)
+        open_photo(data, max_pixels=max_pixels, draft_side=1280)
     return caught.value
 
 
@@ -211,3 +211,21 @@ def test_encode_writes_jpeg_and_png_without_exif() -> None:
     with pytest.raises(ImageRefused) as caught:
         encode(image, "image/gif")
     assert caught.value.code == ErrorCode.ERROR_CODE_UNSUPPORTED_MEDIA
+
+
+def test_a_large_jpeg_decoded_for_analysis_only_is_drafted() -> None:
+    noise = np.random.default_rng(3).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    large = Image.fromarray(noise).resize((4000, 3000))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _jpeg(large, exif=exif.tobytes())
+    photo = open_photo(data, max_pixels=MAX_PIXELS, draft_side=1280)
+    # The photo's own size, upright; its pixels at half scale (the smallest still >= 1280 on both sides).
+    assert (photo.width, photo.height) == (3000, 4000)
+    assert photo.image.size == (1500, 2000)
+    view, scale = analysis_view(photo, max_side=1280)
+    assert view.shape == (1280, 960, 3)
+    assert scale == pytest.approx(0.32)
+    assert open_photo(data, max_pixels=MAX_PIXELS).image.size == (3000, 4000)
+    # Drafting still decodes every byte: a truncated file is refused.
+    assert _refusal(data[: len(data) * 2 // 3]).code == ErrorCode.ERROR_CODE_UNSUPPORTED_MEDIA

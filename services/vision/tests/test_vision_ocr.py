@@ -8,6 +8,7 @@ from sightline_vision.engines import Box, FoundText
 from sightline_vision.engines.samples import (
     CHINESE_SIGNS,
     ENGLISH_SIGNS,
+    MENU_LINES,
     character_error_rate,
     chinese_faces,
     chinese_sign_set,
@@ -34,6 +35,13 @@ def test_chinese_signs_are_read_with_a_low_character_error_rate(ocr) -> None:
     misses = [(s.text, h) for s, h in zip(signs, hypotheses, strict=True) if s.text != h]
     print(f"{ocr.name}: CER {cer:.3f} over {len(signs)} Chinese signs; misread: {misses}")
     assert cer <= 0.1, misses
+
+
+def test_menu_lines_with_prices_are_read(ocr) -> None:
+    lines = chinese_sign_set(texts=MENU_LINES, seed=9)
+    hypotheses = [read_text(ocr.read(np.asarray(line.image))) for line in lines]
+    cer = character_error_rate([line.text for line in lines], hypotheses)
+    assert cer <= 0.1, list(zip(MENU_LINES, hypotheses, strict=True))
 
 
 def test_english_signs_are_read(ocr) -> None:

@@ -64,8 +64,9 @@ class PhotoAnalyzer:
         self.engines = engines
         self.settings = settings
 
-    def decode(self, data: bytes) -> Photo:
-        return open_photo(data, max_pixels=self.settings.photo_max_pixels)
+    def decode(self, data: bytes, *, for_analysis: bool = False) -> Photo:
+        draft = self.settings.vision_analysis_max_side if for_analysis else None
+        return open_photo(data, max_pixels=self.settings.photo_max_pixels, draft_side=draft)
 
     def protect(self, data: bytes, content_type: str, *, keep_faces: bool) -> Protected:
         started = time.perf_counter()
@@ -89,7 +90,7 @@ class PhotoAnalyzer:
 
     def analyze(self, data: bytes) -> Analysis:
         started = time.perf_counter()
-        photo = self.decode(data)
+        photo = self.decode(data, for_analysis=True)
         return self.analyze_photo(photo, decode_ms=(time.perf_counter() - started) * 1000)
 
     def analyze_photo(self, photo: Photo, *, decode_ms: float = 0.0) -> Analysis:

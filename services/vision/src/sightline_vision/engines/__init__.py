@@ -7,12 +7,13 @@ the full-size photo. Engines load their models from installed packages only
 (nothing is downloaded), print nothing, and are built once by load_engines
 at start-up (slow: call it in a thread).
 
-Threads: one Engines may be shared by several analysis worker threads.
-onnxruntime's InferenceSession.run is thread-safe, torch modules in eval
-mode under inference_mode are too (each call sets its own thread count),
-zxing-cpp and OpenCV's detectors keep no state between calls, except that
-OpenCV's detectors are not documented as re-entrant: each engine that wraps
-stateful Python or OpenCV objects keeps one per thread (see the engines).
+Threads: one Engines may be shared by the service's analysis worker threads
+(SIGHTLINE_VISION_ANALYSIS_WORKERS). onnxruntime sessions and torch modules
+in eval mode under inference_mode are safe to call from two threads at once;
+zxing-cpp builds its state per call. The OCR packages' Python wrappers keep
+per-call state on the object and OpenCV's detectors are not documented as
+re-entrant, so those engines lend each calling thread an instance of its
+own (engines.pool, engines.faces.PerThread).
 """
 
 from __future__ import annotations
@@ -123,5 +124,5 @@ def load_engines(settings: VisionSettings) -> Engines:
         onnxocr_model=settings.vision_onnxocr_model,
     )
     tagger = EfficientNetTagger(threads=threads, min_score=settings.vision_tags_min_score)
-    faces = load_face_detector(settings.vision_face_detector, min_size=settings.vision_face_min_size)
+    faces = load_face_detector(settings.vision_face_detector, min_size=settings.vision_face_min_size, threads=threads)
     return Engines(ocr=ocr, tagger=tagger, codes=ZxingCodeReader(), faces=faces)

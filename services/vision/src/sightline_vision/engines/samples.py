@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import io
 import random
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,19 @@ CHINESE_SIGNS = (
     "牛肉面",
     "火车站",
     "欢迎光临",
+)
+# Lines of a menu: dishes and their prices.
+MENU_LINES = (
+    "宫保鸡丁 ¥38",
+    "麻婆豆腐 ¥26",
+    "鱼香肉丝 ¥32",
+    "小笼包 ¥18",
+    "酸辣汤 ¥12",
+    "担担面 ¥22",
+    "北京烤鸭 ¥128",
+    "蛋炒饭 ¥15",
+    "馄饨 ¥16",
+    "豆浆油条 ¥9",
 )
 # Signs in Hong Kong and Taiwan, in traditional characters.
 TRADITIONAL_SIGNS = ("營業時間", "請勿吸煙", "歡迎光臨", "洗手間", "收銀台", "鐵路車站", "牛肉麵", "緊急出口")
@@ -200,13 +214,17 @@ def render_code(fmt: str, text: str, *, module_px: int = 4) -> Image.Image:
     return Image.fromarray(np.asarray(image)).convert("RGB")
 
 
-def jpeg_bytes(image: Image.Image, *, quality: int = 92, exif: bytes = b"") -> bytes:
+def jpeg_bytes(image: Image.Image | np.ndarray, *, quality: int = 92, exif: bytes = b"") -> bytes:
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=quality, exif=exif)
     return buffer.getvalue()
 
 
-def png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image | np.ndarray) -> bytes:
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
@@ -230,11 +248,12 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def character_error_rate(references: list[str], hypotheses: list[str], *, ignore_case: bool = False) -> float:
-    """Edits over reference characters for the whole set; whitespace is
-    ignored (the engines differ in the spaces they emit)."""
+    """Edits over reference characters for the whole set. Whitespace is
+    ignored (the engines differ in the spaces they emit) and width too (NFKC:
+    a fullwidth "￥" is the "¥" it reads)."""
 
     def norm(text: str) -> str:
-        text = "".join(text.split())
+        text = "".join(unicodedata.normalize("NFKC", text).split())
         return text.upper() if ignore_case else text
 
     pairs = [(norm(r), norm(h)) for r, h in zip(references, hypotheses, strict=True)]
