@@ -37,7 +37,6 @@ from sightline_cli.console import DEFAULT_STATE, Creds, Server, StateDir, connec
 
 app = typer.Typer(help="Browse and search a device's photo library.", no_args_is_help=True)
 
-# The vision service's reply headers for a refused request (as translation's).
 MAX_LIMIT = 100
 
 Response = TypeVar("Response", bound=Message)
@@ -144,9 +143,9 @@ def render_page(response: SearchPhotosResponse, *, offset: int, title: str, rank
     out.print(table)
     shown = len(response.photos)
     if shown:
-        out.print(f"{offset + 1}-{offset + shown} of {response.total}", markup=False)
+        out.print(f"{offset + 1}-{offset + shown} of {response.match_count}", markup=False)
     else:
-        out.print(f"no photos ({response.total} match)" if response.total else "no photos match", markup=False)
+        out.print(f"no photos ({response.match_count} match)" if response.match_count else "no photos match", markup=False)
 
 
 def _search(query: str, device: str, tags, since, until, limit, offset, as_json, server, creds, state_dir, timeout, title: str) -> None:
@@ -157,7 +156,7 @@ def _search(query: str, device: str, tags, since, until, limit, offset, as_json,
         request.until.FromDatetime(parse_moment(until))
     response = _request(server, state_dir, creds, device, "search_photos", request, SearchPhotosResponse, timeout)
     if as_json:
-        typer.echo(json.dumps({"total": response.total, "photos": [record_json(r) for r in response.photos]}, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({"total": response.match_count, "photos": [record_json(r) for r in response.photos]}, ensure_ascii=False, indent=2))
         return
     render_page(response, offset=offset, title=title, ranked=bool(query.strip()))
 
