@@ -102,7 +102,7 @@ async def test_vision_killed_while_ten_photos_arrive_analyses_each_exactly_once(
             subjects.device_request("cam", "vision", "search_photos"), SearchPhotosRequest(limit=50).SerializeToString(), timeout=10
         )
         library = SearchPhotosResponse.FromString(reply.data)
-        assert library.total == PHOTOS
+        assert library.match_count == PHOTOS
         assert sorted(p.photo_id for p in library.photos) == sorted(sent)
     finally:
         for process in (first, second):

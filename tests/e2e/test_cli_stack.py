@@ -70,6 +70,20 @@ def _glasses(state: Path, *args: str, timeout: float = 60) -> subprocess.Complet
     )
 
 
+DEMO_PHOTO = Path(__file__).resolve().parents[2] / "services/glasses/src/sightline_glasses/demo/media/street.jpg"
+
+
+def _photo_labels(state: Path) -> dict:
+    """`sightline glasses --photo street.jpg --to en --jsonl`: the labels update whose labels are translated."""
+    result = _glasses(state, "--device", "a", "--photo", str(DEMO_PHOTO), "--to", "en", "--jsonl", "--idle-timeout", "10", timeout=120)
+    assert result.returncode == 0, result.stderr
+    updates = [json.loads(line) for line in result.stdout.splitlines()]
+    labelled = [u["labels"] for u in updates if u["region"] == "HUD_REGION_LABELS" and u.get("labels", {}).get("labels")]
+    translated = [lab for lab in labelled if all(not label.get("translationStatus") for label in lab["labels"])]
+    assert translated, f"no translated labels in {updates}"
+    return translated[-1]
+
+
 @pytest.fixture
 def taken_port():
     """Hold a port so `sightline up` has to pick another one (as 4222 is taken here)."""
@@ -115,6 +129,21 @@ def test_up_then_glasses_prints_the_update_then_everything_stops(stack, taken_po
     assert update["panel"]["text"]["lines"] == ["hello"]
     metrics = httpx.get(info["services"]["overlay"]["metrics_url"]).text
     assert 'sightline_events_handled_total{handler="device_input",outcome="ok",service="overlay"} 1.0' in metrics
+
+    # A photo of a café front (the demo's): its signs come back as English labels over them.
+    photo = _photo_labels(state)
+    by_source = {label["sourceText"]: " ".join(label["text"]["lines"]) for label in photo["labels"]}
+    assert by_source.get("出口") == "Exit", photo
+    assert by_source.get("咖啡馆") == "Café", photo
+    # Findable afterwards in the wearer's photo library, by the text in it.
+    found = subprocess.run(
+        [SIGHTLINE, "photos", "search", "--state-dir", str(state), "--device", "a", "出口", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert found.returncode == 0, found.stderr
+    assert photo["photoId"] in found.stdout
 
     # A second stack from the same state dir is refused.
     second = subprocess.run([SIGHTLINE, "up", "--state-dir", str(state)], capture_output=True, text=True, timeout=30)

@@ -104,7 +104,7 @@ async def test_a_sign_photo_is_read_indexed_and_findable(vision, nats_server, nc
     english, _ = await _request(nc, "signs", "search_photos", SearchPhotosRequest(query="exit"), SearchPhotosResponse)
     assert [p.photo_id for p in english.photos] == [photo_id]
     nothing, _ = await _request(nc, "signs", "search_photos", SearchPhotosRequest(query="pharmacy"), SearchPhotosResponse)
-    assert nothing.total == 0
+    assert nothing.match_count == 0
 
 
 async def test_faces_are_blurred_before_storing_unless_the_device_opted_in(vision, vision_engines, nats_server, nc, registry):
@@ -150,7 +150,7 @@ async def test_personal_data_read_in_a_photo_is_masked(vision, nats_server, nc, 
     assert "13812345678" not in " ".join(r.text for r in result.text_regions)
     assert "*" in phone[0].text
     found, _ = await _request(nc, "card", "search_photos", SearchPhotosRequest(query="13812345678"), SearchPhotosResponse)
-    assert found.total == 0, "the number is not in the index either"
+    assert found.match_count == 0, "the number is not in the index either"
 
 
 async def test_codes_are_decoded(vision, nats_server, nc, registry):

@@ -44,7 +44,7 @@ async def test_a_device_sees_only_its_own_photos(secure_hub, admin, device_creds
     try:
 
         async def indexed() -> bool:
-            return (await _search(a, "a", SearchPhotosRequest(limit=10)))[0].total == 1
+            return (await _search(a, "a", SearchPhotosRequest(limit=10)))[0].match_count == 1
 
         await wait_for(indexed, 60, "a's photo in the library", interval_s=0.5)
         mine, headers = await _search(a, "a", SearchPhotosRequest(limit=10))

@@ -72,7 +72,7 @@ def create_service(settings: VisionSettings | None = None, *, engines: Engines |
         async def analyze(data: bytes) -> Analysis:
             return await loop.run_in_executor(pool, analyzer.analyze, data)
 
-        library = await PhotoLibrary.open(settings.library_url())
+        library = await PhotoLibrary.open(settings.library_url(), schema=settings.library_db_schema)
         resources.on_shutdown(library.close)
         store = resources.object_stores[PHOTOS.name]
         audit = AuditLog(resources.publisher, SERVICE)
@@ -95,9 +95,8 @@ def create_service(settings: VisionSettings | None = None, *, engines: Engines |
         )
         resources.on_shutdown(functools.partial(_cancel, expiry))
         if settings.library_grpc_port:
-            server = await start_grpc(
-                library, port=settings.library_grpc_port, api_keys=settings.library_api_keys, delete_object=delete_photo
-            )
+            # Read-only for integrations: deleting is the wearer's (their own device's request subject).
+            server = await start_grpc(library, port=settings.library_grpc_port, api_keys=settings.library_api_keys)
             resources.on_shutdown(functools.partial(server.stop, grace=2.0))
         return VisionHandlers(intake, stage, PhotoRequests(library, delete_photo), metrics)
 

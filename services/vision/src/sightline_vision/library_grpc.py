@@ -104,7 +104,7 @@ class PhotoLibraryGrpc(vision_pb2_grpc.PhotoLibraryServiceServicer):
                 limit=request.limit or DEFAULT_LIMIT,
                 offset=request.offset,
             )
-            return vision_pb2.SearchPhotosResponse(photos=photos, total=total)
+            return vision_pb2.SearchPhotosResponse(photos=photos, match_count=total)
 
         return await self._call(context, "search", work)
 

@@ -62,7 +62,7 @@ async def test_health_reports_serving(channel: grpc.aio.Channel) -> None:
 async def test_a_key_reads_the_devices_it_was_given(channel: grpc.aio.Channel) -> None:
     stub = vision_pb2_grpc.PhotoLibraryServiceStub(channel)
     found = await stub.SearchPhotos(vision_pb2.SearchPhotosRequest(device_id="dev-a", query="吸烟"), metadata=bearer(READER_KEY))
-    assert ([p.photo_id for p in found.photos], found.total) == (["smoke"], 1)
+    assert ([p.photo_id for p in found.photos], found.match_count) == (["smoke"], 1)
     assert found.photos[0].score > 0
     listed = await stub.SearchPhotos(vision_pb2.SearchPhotosRequest(device_id="dev-a", tags=["street sign"]), metadata=bearer(READER_KEY))
     assert [p.photo_id for p in listed.photos] == ["exit", "smoke"]

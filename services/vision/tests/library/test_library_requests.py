@@ -41,13 +41,13 @@ async def test_search_get_and_delete_answer_for_the_subjects_device(seeded: Phot
 
     found, headers = await requests.search_photos(SearchPhotosRequest(query="吸烟").SerializeToString(), device="dev-a")
     assert headers == {}
-    assert ([p.photo_id for p in found.photos], found.total) == (["smoke"], 1)
+    assert ([p.photo_id for p in found.photos], found.match_count) == (["smoke"], 1)
     # An empty body lists the device's photos, newest first, default page.
     listed, _ = await requests.search_photos(b"", device="dev-a")
     assert [p.photo_id for p in listed.photos] == ["exit", "smoke"]
     body = SearchPhotosRequest(device_id="dev-a", tags=["street sign"], limit=1, offset=1)
     page, _ = await requests.search_photos(body.SerializeToString(), device="dev-a")
-    assert ([p.photo_id for p in page.photos], page.total) == (["smoke"], 2)
+    assert ([p.photo_id for p in page.photos], page.match_count) == (["smoke"], 2)
     since = SearchPhotosRequest()
     since.since.FromDatetime(T0 + dt.timedelta(hours=2))
     assert [p.photo_id for p in (await requests.search_photos(since.SerializeToString(), device="dev-a"))[0].photos] == ["exit"]

@@ -185,12 +185,12 @@ class PhotoRecord(_message.Message):
     def __init__(self, photo_id: _Optional[str] = ..., device_id: _Optional[str] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., object_name: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[ImageTag, _Mapping]]] = ..., text_regions: _Optional[_Iterable[_Union[TextRegion, _Mapping]]] = ..., codes: _Optional[_Iterable[_Union[DecodedCode, _Mapping]]] = ..., treatment: _Optional[_Union[PhotoTreatment, str]] = ..., score: _Optional[float] = ...) -> None: ...
 
 class SearchPhotosResponse(_message.Message):
-    __slots__ = ("photos", "total")
+    __slots__ = ("photos", "match_count")
     PHOTOS_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    MATCH_COUNT_FIELD_NUMBER: _ClassVar[int]
     photos: _containers.RepeatedCompositeFieldContainer[PhotoRecord]
-    total: int
-    def __init__(self, photos: _Optional[_Iterable[_Union[PhotoRecord, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+    match_count: int
+    def __init__(self, photos: _Optional[_Iterable[_Union[PhotoRecord, _Mapping]]] = ..., match_count: _Optional[int] = ...) -> None: ...
 
 class GetPhotoRequest(_message.Message):
     __slots__ = ("device_id", "photo_id")

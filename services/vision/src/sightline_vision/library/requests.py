@@ -118,7 +118,7 @@ class PhotoRequests:
                 limit=request.limit or DEFAULT_LIMIT,
                 offset=request.offset,
             )
-            return SearchPhotosResponse(photos=photos, total=total)
+            return SearchPhotosResponse(photos=photos, match_count=total)
 
         return await answer(SearchPhotosResponse(), SEARCH_PHOTOS, work)
 
