@@ -56,8 +56,9 @@ def _labels(update: DisplayUpdate) -> bool:
 
 
 def _translated(update: DisplayUpdate) -> bool:
+    """Every label settled (none pending or late) and the Chinese ones translated."""
     labels = update.labels.labels
-    return bool(labels) and all(label.source_text and not label.translation_status for label in labels)
+    return bool(labels) and all(not label.translation_status for label in labels) and any(label.source_text for label in labels)
 
 
 async def one_at_a_time(hub_url: str, device: str) -> tuple[list[float], list[float], list[str]]:
@@ -81,7 +82,8 @@ async def one_at_a_time(hub_url: str, device: str) -> tuple[list[float], list[fl
                     break
                 await asyncio.sleep(0.005)
             else:
-                raise TimeoutError(f"photo {i}: no translated labels within 30 s (saw {len(seen)} label updates)")
+                last = [(lab.source_text, list(lab.text.lines), lab.translation_status) for _, u in seen[-1:] for lab in u.labels.labels]
+                raise TimeoutError(f"photo {i}: no translated labels within 30 s (saw {len(seen)} label updates, the last: {last})")
     return shown_ms, translated_ms, texts
 
 

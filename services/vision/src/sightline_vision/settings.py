@@ -5,9 +5,11 @@ from typing import Literal
 from pydantic import Field
 from sightline_runtime.settings import ServiceSettings
 
+from sightline_vision.library.settings import LibrarySettings
 
-class VisionSettings(ServiceSettings):
-    """vision's settings (SIGHTLINE_* variables)."""
+
+class VisionSettings(ServiceSettings, LibrarySettings):
+    """vision's settings (SIGHTLINE_* variables; the photo library's are in library/settings.py)."""
 
     # --- the photo intake ---
     # How long the hub keeps photos (the "photos" object store's TTL).
