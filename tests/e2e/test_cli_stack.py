@@ -132,7 +132,7 @@ def test_up_then_glasses_prints_the_update_then_everything_stops(stack, taken_po
 
     # A photo of a café front (the demo's): its signs come back as English labels over them.
     photo = _photo_labels(state)
-    by_source = {label["sourceText"]: " ".join(label["text"]["lines"]) for label in photo["labels"]}
+    by_source = {label.get("sourceText", ""): " ".join(label["text"]["lines"]) for label in photo["labels"]}
     assert by_source.get("出口") == "Exit", photo
     assert by_source.get("咖啡馆") == "Café", photo
     # Findable afterwards in the wearer's photo library, by the text in it.

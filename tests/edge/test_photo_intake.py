@@ -11,6 +11,9 @@ from sightline_glasses.photo_upload import Progress, put_chunks
 from sightline_runtime import objects
 from sightline_runtime.consumer import DLQ_REASON
 from sightline_runtime.events import HEADER_MSG_ID, event_headers, new_meta
+from sightline_runtime.processes import port_is_free
+from sightline_runtime.pytest_plugin import running_service
+from sightline_vision.app import create_service as create_vision
 
 from tests.edge.helpers import make_photo, png_bomb, sha256, stream_messages, subject_count, wait_for
 
@@ -113,7 +116,7 @@ async def test_a_bad_upload_is_refused_purged_dead_lettered_and_reported(
     assert info.num_redelivered == 0, "refused once, never retried"
 
 
-async def test_good_chunks_become_a_readable_object_announced_once(hub_js, vision):
+async def test_good_chunks_become_a_readable_object_announced_once(hub_js, vision, vision_engines):
     js = hub_js
     data = make_photo(22, kind="png", size=(400, 300))
     upload_id = await upload(js, "a", data)
@@ -125,24 +128,28 @@ async def test_good_chunks_become_a_readable_object_announced_once(hub_js, visio
     assert result.data == data
     assert (result.info.nuid, result.info.size, result.info.chunks) == (upload_id, len(data), await chunk_count(js, upload_id))
 
-    # A redelivery that got past the inbox (a crash before the "done" mark): the
-    # handler runs again, finds the meta written and announces nothing new.
+    # A redelivery that got past the inbox: vision crashed before its "done" mark
+    # was stored (purged here) and came back without its memory (a new process).
+    # The handler runs again, finds the meta written and announces nothing new.
+    vision.stop()
+    await wait_for(lambda: port_is_free(vision.settings.http_port), 30, "the first vision stopped")
     inbox = await js.key_value("inbox_vision")
     await inbox.purge(f"photo_intake.{event.meta.event_id}")
-    await send(js, "a", event, **{HEADER_MSG_ID: "redelivered"})
-    await wait_for(lambda: handled(vision, "ok") == 2, 15, "the copy handled again")
-    assert await subject_count(js, "VISION", "photo.stored.a") == 1, "one PhotoStored"
-    assert await subject_count(js, "OBJ_photos", "$O.photos.M.>") == 1
-    assert (await store.get("a/good")).data == data
+    async with running_service(create_vision(vision.settings, engines=vision_engines)) as again:
+        await send(js, "a", event, **{HEADER_MSG_ID: "redelivered"})
+        await wait_for(lambda: handled(again, "ok") == 1, 15, "the copy handled again")
+        assert await subject_count(js, "VISION", "photo.stored.a") == 1, "one PhotoStored"
+        assert await subject_count(js, "OBJ_photos", "$O.photos.M.>") == 1
+        assert (await store.get("a/good")).data == data
 
-    # The same photo id taken again: the new upload replaces it and the old chunks go.
-    again = make_photo(23)
-    second = await upload(js, "a", again)
-    await send(js, "a", notice_for("a", "good", again, second))
-    await wait_for(lambda: handled(vision, "ok") == 3, 15, "the second photo handled")
-    assert (await store.get("a/good")).data == again
-    assert await chunk_count(js, upload_id) == 0
-    assert await subject_count(js, "VISION", "photo.stored.a") == 2
+        # The same photo id taken again: the new upload replaces it and the old chunks go.
+        again_data = make_photo(23)
+        second = await upload(js, "a", again_data)
+        await send(js, "a", notice_for("a", "good", again_data, second))
+        await wait_for(lambda: handled(again, "ok") == 2, 15, "the second photo handled")
+        assert (await store.get("a/good")).data == again_data
+        assert await chunk_count(js, upload_id) == 0
+        assert await subject_count(js, "VISION", "photo.stored.a") == 2
 
 
 async def test_a_duplicate_notice_announces_the_photo_once(hub_js, vision):

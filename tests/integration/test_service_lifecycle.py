@@ -21,6 +21,7 @@ from sightline_runtime.pytest_plugin import handler_service
 from sightline_runtime.settings import ServiceSettings
 from sightline_runtime.streams import ConsumerSpec, ensure_streams
 from sightline_translation.bus import TRANSLATION
+from sightline_vision.bus import VISION
 
 
 async def _get(port: int, path: str) -> httpx.Response:
@@ -38,7 +39,7 @@ async def _wait_status(port: int, path: str, status: int, timeout_s: float = 20.
 
 
 async def test_a_consumer_of_a_stream_not_yet_created_waits_for_it_honestly(nats_server, run_service, nc, registry, http_port):
-    """overlay starts before asr and translation ever ran: it is ready (typed
+    """overlay starts before asr, translation and vision ever ran: it is ready (typed
     text works) but says which consumers wait for a stream, and attaches them
     by itself once the owners create their streams."""
     await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
@@ -46,12 +47,14 @@ async def test_a_consumer_of_a_stream_not_yet_created_waits_for_it_honestly(nats
     assert waiting["degraded"]["waiting_for_streams"] == [
         "asr_final: no stream holds asr.final.* yet",
         "translation_final: no stream holds translation.final.* yet",
+        "vision_result: no stream holds vision.result.* yet",
+        "photo_translation: no stream holds translation.photo.* yet",
     ]
     await registry.add("a")
     async with GlassesAgent.connect("a", nats_server.url) as glasses:
         await glasses.send_text("typed text works meanwhile")
         assert [u.panel.text.lines[0] async for u in glasses.updates(5.0)] == ["typed text works meanwhile"]
-    await ensure_streams(nc.jetstream(), [ASR, TRANSLATION])
+    await ensure_streams(nc.jetstream(), [ASR, TRANSLATION, VISION])
     async with asyncio.timeout(10):
         while "degraded" in (await _get(http_port, "/readyz")).json():
             await asyncio.sleep(0.1)

@@ -29,12 +29,10 @@ def needed_services(*, texts: bool, speech: bool, translate: bool, photos: bool)
     needs: dict[str, str] = {}
     if speech:
         needs["asr"] = "--say"
-        if translate:
-            needs["translation"] = "--to"
     if photos:
         needs["vision"] = "--photo"
-        # Photo labels are translated whether or not --to names the language (the device's default applies).
-        needs.setdefault("translation", "--photo")
+    if translate and (speech or photos):
+        needs["translation"] = "--to"
     if texts or speech or photos:
         # Every reply reaches the HUD through the overlay.
         needs["overlay"] = next(flag for flag, used in (("--say", speech), ("--photo", photos), ("--text", texts)) if used)

@@ -32,8 +32,9 @@ def test_the_shipped_script_is_valid_and_shows_every_kind_of_display_update():
     kinds = {step.kind for step in script.steps}
     assert {"text", "say", "photo", "show"} <= kinds
     shown = {next(iter(set(step.spec["update"]) - {"region", "ttl_ms"})) for step in script.steps if step.kind == "show"}
-    # Panel and captions come from the real text and speech flows; the rest are shown until their flows land.
-    assert {"labels", "card", "status", "clear"} <= shown
+    # Panel, captions and photo labels come from the real flows; the rest are shown until their flows land.
+    assert {"card", "status", "clear"} <= shown
+    assert "labels" not in shown, "the sign photo runs through vision, translation and overlay"
     say = next(step for step in script.steps if step.kind == "say")
     assert say.spec["target_language"] == "zh"
     cards = {step.spec["update"]["card"]["kind"] for step in script.steps if "card" in step.spec.get("update", {})}

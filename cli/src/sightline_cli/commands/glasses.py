@@ -113,7 +113,8 @@ def glasses(
     url, local = server_url(server, state_dir)
     if local:
         # Only the local stack says where each service's /readyz is; a remote hub is taken as it is.
-        translate = bool(target_language) and target_language != source_language
+        # Speech is translated when --to differs from --from; a photo's labels whenever --to names a language.
+        translate = bool(target_language) and (target_language != source_language or bool(photo))
         _wait_for_services(state_dir, needed_services(texts=bool(text), speech=bool(say), translate=translate, photos=bool(photo)), wait)
     edge = None if direct else EdgeOptions(store_dir=edge_store_dir(state_dir, device), leaf_url=_leaf_url(leaf_url, url, local, state_dir))
     access = _access(local, state_dir, creds, tls_ca)

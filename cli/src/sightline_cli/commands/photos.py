@@ -156,7 +156,9 @@ def _search(query: str, device: str, tags, since, until, limit, offset, as_json,
         request.until.FromDatetime(parse_moment(until))
     response = _request(server, state_dir, creds, device, "search_photos", request, SearchPhotosResponse, timeout)
     if as_json:
-        typer.echo(json.dumps({"total": response.match_count, "photos": [record_json(r) for r in response.photos]}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps({"total": response.match_count, "photos": [record_json(r) for r in response.photos]}, ensure_ascii=False, indent=2)
+        )
         return
     render_page(response, offset=offset, title=title, ranked=bool(query.strip()))
 

@@ -177,9 +177,10 @@ class EventGuard:
         guarded.__doc__ = handler.__doc__
         return guarded
 
-    async def handle(self, spec: HandlerSpec[M], handler: Handler[M], msg: NatsMessage) -> None:
+    async def handle(self, spec: HandlerSpec[M], handler: Handler[M], msg: NatsMessage, *, admitted: bool = False) -> None:
+        """`admitted`: the caller already ran admission (sightline_runtime.core does, before its span)."""
         # First, before any work: a device over its rate costs a lookup, not a decode.
-        if spec.admission is not None and not await self.admission.enforce(spec, msg):
+        if spec.admission is not None and not admitted and not await self.admission.enforce(spec, msg):
             return
         raw = msg.raw_message
         subject: str = raw.subject

@@ -35,6 +35,7 @@ from sightline.v1.input_pb2 import DeviceInput
 from sightline_runtime import privacy, subjects
 from sightline_runtime.auth import service_inbox_prefix
 from sightline_runtime.consumer import EventGuard, HandlerSpec
+from sightline_runtime.core import CoreSubscriber
 from sightline_runtime.devices import DeviceDirectory, DeviceRegistry
 from sightline_runtime.health_grpc import GrpcHealthServer
 from sightline_runtime.http import Readiness, health_routes
@@ -161,6 +162,7 @@ class Service:
         self._pending: list[_Pending] = []
         # Durable consumers on the hot path (sightline_runtime.pull), started once the broker is.
         self._pull_consumers: list[PullConsumer] = []
+        self._core_subscribers: list[CoreSubscriber] = []
         self._attach_task: asyncio.Task[None] | None = None
         self._grpc = GrpcHealthServer(self.name, settings.grpc_health_port) if settings.grpc_health_port else None
         self._status_task: asyncio.Task[None] | None = None
@@ -288,6 +290,22 @@ class Service:
         assert self.guard is not None
         title = f"{self.name}.{spec.name}"
         if spec.consumer is None:
+            if spec.admission is not None and spec.max_workers == 1 and js is not None:
+                # A flood is shed before any per-message cost (sightline_runtime.core).
+                guard = self.guard
+                for subject in sub.replica_subjects(self.settings, self.instance):
+                    core = CoreSubscriber(
+                        self.broker.connection,
+                        subject,
+                        queue=spec.queue or self.name,
+                        admit=lambda pulled, spec=spec: guard.admission.enforce(spec, pulled),
+                        handle=lambda pulled, spec=spec, handler=handler: guard.handle(spec, handler, pulled, admitted=True),
+                        tracer_provider=self.tracer_provider,
+                    )
+                    await core.start()
+                    self._core_subscribers.append(core)
+                    self.subscribed.append(subject)
+                return
             guarded = self.guard.wrap(spec, handler, self.broker.context)
             for subject in sub.replica_subjects(self.settings, self.instance):
                 self.broker.subscriber(subject, queue=spec.queue or self.name, max_workers=spec.max_workers, title=title)(guarded)
@@ -447,6 +465,8 @@ class Service:
             await asyncio.wait(tasks, timeout=2.0)
         # Stop pulling before the connection drains: handlers in progress finish and are acked.
         await asyncio.gather(*(pull.stop(timeout_s=self.settings.graceful_timeout_s) for pull in self._pull_consumers))
+        for core in self._core_subscribers:
+            await core.stop()
         if self._grpc is not None:
             await self._grpc.set_serving(False)
         log.info("service draining")

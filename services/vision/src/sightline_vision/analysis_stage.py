@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
-from sightline.v1.common_pb2 import Box, EventMeta
+from sightline.v1.common_pb2 import Box
 from sightline.v1.device_pb2 import AuditAction
 from sightline.v1.errors_pb2 import ErrorCode
 from sightline.v1.vision_pb2 import DecodedCode, ImageTag, PhotoStored, TextRegion, VisionResult
@@ -28,7 +28,7 @@ from sightline_runtime import subjects
 from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
-from sightline_runtime.events import now_timestamp
+from sightline_runtime.events import new_meta
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.streams import PHOTOS, photo_object_name
 
@@ -113,13 +113,12 @@ class AnalysisStage:
 
     def _result(self, stored: PhotoStored, ctx: EventContext, analysis: Analysis, started: float) -> VisionResult:
         result = VisionResult(
-            meta=EventMeta(
-                event_id=uuid.uuid5(_RESULT_NAMESPACE, stored.meta.event_id).hex,
-                device_id=ctx.device_id,
+            meta=new_meta(
+                ctx.device_id,
+                SERVICE,
                 seq=stored.meta.seq,
-                created_at=now_timestamp(),
-                producer=SERVICE,
                 causation_id=stored.meta.event_id,
+                event_id=uuid.uuid5(_RESULT_NAMESPACE, stored.meta.event_id).hex,
             ),
             photo_id=stored.photo_id,
             image_width=analysis.width,

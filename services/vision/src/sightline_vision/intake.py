@@ -37,7 +37,6 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 from PIL import Image
-from sightline.v1.common_pb2 import EventMeta
 from sightline.v1.device_pb2 import AuditAction
 from sightline.v1.errors_pb2 import ErrorCode
 from sightline.v1.vision_pb2 import PhotoCaptured, PhotoStored, PhotoTreatment
@@ -45,7 +44,7 @@ from sightline_runtime import objects, subjects
 from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected
 from sightline_runtime.consumer import EventContext
-from sightline_runtime.events import now_timestamp
+from sightline_runtime.events import new_meta
 from sightline_runtime.publisher import EventPublisher
 from sightline_runtime.streams import PHOTOS, photo_object_name
 
@@ -178,13 +177,12 @@ class PhotoIntake:
     async def _announce(self, notice: PhotoCaptured, ctx: EventContext, name: str, treated: Treated) -> None:
         data = treated.data
         stored = PhotoStored(
-            meta=EventMeta(
-                event_id=uuid.uuid5(_STORED_NAMESPACE, notice.meta.event_id).hex,
-                device_id=ctx.device_id,
+            meta=new_meta(
+                ctx.device_id,
+                SERVICE,
                 seq=notice.meta.seq,
-                created_at=now_timestamp(),
-                producer=SERVICE,
                 causation_id=notice.meta.event_id,
+                event_id=uuid.uuid5(_STORED_NAMESPACE, notice.meta.event_id).hex,
             ),
             photo_id=notice.photo_id,
             bucket=PHOTOS.name,
