@@ -129,7 +129,14 @@ async def test_two_workers_transcribe_two_utterances_at_once_with_the_results_of
         wall = time.perf_counter() - started
     finally:
         runner.close()
-    assert [hyp.text for hyp, _ in results] == expected
+    got = [hyp.text for hyp, _ in results]
+    if kind == "moonshine":
+        assert got == expected  # stateless: the same audio gives the same text on any thread
+    else:
+        # A PocketSphinx decoder adapts its cepstral mean from utterance to utterance, so a
+        # worker that decoded other utterances before may hear a word differently.
+        for mine, lone in zip(got, expected, strict=True):
+            assert testing.word_error_rate([lone], [mine]) <= 0.15, (mine, lone)
     busy = sum(seconds for _, seconds in results)  # each inference's own time, measured in its worker
     print(f"{kind}: {len(audios)} inferences, {busy:.2f} s of inference in {wall:.2f} s")
     # One worker would need at least the sum; two overlap (2 cores here, so about half).
