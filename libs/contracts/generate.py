@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import filecmp
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = ROOT / "proto"
 OUT_DIR = Path(__file__).resolve().parent / "src"
 PACKAGE_DIR = Path("sightline") / "v1"
+# The photo library (vision.library_grpc); the other services are reached over NATS.
+GRPC_SERVED = ("sightline/v1/vision.proto",)
 
 
 def _generate(out: Path) -> None:
@@ -34,8 +35,9 @@ def _generate(out: Path) -> None:
     args = ["protoc", f"-I{PROTO_DIR}", f"-I{wkt}", f"--python_out={out}", f"--pyi_out={out}", *protos]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    # gRPC stubs only where a file declares a service (they import grpcio, which only those services need).
-    served = [p for p in protos if re.search(r"^service ", (PROTO_DIR / p).read_text(), re.MULTILINE)]
+    # gRPC stubs only for services really served over gRPC (the others answer on NATS request
+    # subjects only): no unused servicer base classes, and grpcio only where it is used.
+    served = [p for p in protos if p in GRPC_SERVED]
     if served and protoc.main(["protoc", f"-I{PROTO_DIR}", f"-I{wkt}", f"--grpc_python_out={out}", *served]) != 0:
         raise SystemExit("protoc (grpc) failed")
 
