@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = ROOT / "proto"
 OUT_DIR = Path(__file__).resolve().parent / "src"
 PACKAGE_DIR = Path("sightline") / "v1"
-# The photo library (vision.library_grpc); the other services are reached over NATS.
-GRPC_SERVED = ("sightline/v1/vision.proto",)
+# The photo library (vision.library_grpc) and the notification ingress (assistant); the
+# other services are reached over NATS.
+GRPC_SERVED = ("sightline/v1/assistant.proto", "sightline/v1/vision.proto")
 
 
 def _generate(out: Path) -> None:

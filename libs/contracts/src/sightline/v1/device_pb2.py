@@ -26,23 +26,29 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from sightline.v1 import common_pb2 as sightline_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/device.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"`\n\nHudProfile\x12\x10\n\x08width_px\x18\x01 \x01(\r\x12\x11\n\theight_px\x18\x02 \x01(\r\x12\x15\n\rcell_width_px\x18\x03 \x01(\r\x12\x16\n\x0eline_height_px\x18\x04 \x01(\r\"\xeb\x02\n\x0c\x44\x65viceRecord\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.sightline.v1.DeviceStatus\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x03hud\x18\x06 \x01(\x0b\x32\x18.sightline.v1.HudProfile\x12\x12\n\npublic_key\x18\x07 \x01(\t\x12\x1f\n\x17\x64\x65\x66\x61ult_target_language\x18\x08 \x01(\t\x12+\n\x07privacy\x18\t \x01(\x0b\x32\x1a.sightline.v1.PrivacyState\x12\x1d\n\x15keep_unblurred_photos\x18\n \x01(\x08\"\xe1\x01\n\x0cPrivacyState\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12.\n\nchanged_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x33\n\x0flast_enabled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_disabled_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10request_event_id\x18\x06 \x01(\t\"\x96\x01\n\x0b\x41uditRecord\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12)\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x19.sightline.v1.AuditAction\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x14\n\x0creference_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t*b\n\x0c\x44\x65viceStatus\x12\x1d\n\x19\x44\x45VICE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x45VICE_STATUS_ACTIVE\x10\x01\x12\x19\n\x15\x44\x45VICE_STATUS_REVOKED\x10\x02*\xbf\x02\n\x0b\x41uditAction\x12\x1c\n\x18\x41UDIT_ACTION_UNSPECIFIED\x10\x00\x12%\n!AUDIT_ACTION_MICROPHONE_PROCESSED\x10\x01\x12 \n\x1c\x41UDIT_ACTION_PHOTO_PROCESSED\x10\x02\x12\x1d\n\x19\x41UDIT_ACTION_PHOTO_STORED\x10\x03\x12 \n\x1c\x41UDIT_ACTION_PRIVACY_MODE_ON\x10\x04\x12!\n\x1d\x41UDIT_ACTION_PRIVACY_MODE_OFF\x10\x05\x12%\n!AUDIT_ACTION_DATA_DROPPED_PRIVACY\x10\x06\x12\x1e\n\x1a\x41UDIT_ACTION_PHOTO_TREATED\x10\x07\x12\x1e\n\x1a\x41UDIT_ACTION_PHOTO_DELETED\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sightline/v1/device.proto\x12\x0csightline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19sightline/v1/common.proto\"`\n\nHudProfile\x12\x10\n\x08width_px\x18\x01 \x01(\r\x12\x11\n\theight_px\x18\x02 \x01(\r\x12\x15\n\rcell_width_px\x18\x03 \x01(\r\x12\x16\n\x0eline_height_px\x18\x04 \x01(\r\"\x96\x03\n\x0c\x44\x65viceRecord\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.sightline.v1.DeviceStatus\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x03hud\x18\x06 \x01(\x0b\x32\x18.sightline.v1.HudProfile\x12\x12\n\npublic_key\x18\x07 \x01(\t\x12\x1f\n\x17\x64\x65\x66\x61ult_target_language\x18\x08 \x01(\t\x12+\n\x07privacy\x18\t \x01(\x0b\x32\x1a.sightline.v1.PrivacyState\x12\x1d\n\x15keep_unblurred_photos\x18\n \x01(\x08\x12\x11\n\ttime_zone\x18\x0b \x01(\t\x12\x16\n\x0e\x64o_not_disturb\x18\x0c \x01(\x08\"\xe1\x01\n\x0cPrivacyState\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12.\n\nchanged_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x33\n\x0flast_enabled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_disabled_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10request_event_id\x18\x06 \x01(\t\"\x96\x01\n\x0b\x41uditRecord\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12)\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x19.sightline.v1.AuditAction\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x14\n\x0creference_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"\xbb\x01\n\rDeviceCommand\x12%\n\x04meta\x18\x01 \x01(\x0b\x32\x17.sightline.v1.EventMeta\x12-\n\ntake_photo\x18\n \x01(\x0b\x32\x17.sightline.v1.TakePhotoH\x00\x12I\n\x18\x63onversation_translation\x18\x0b \x01(\x0b\x32%.sightline.v1.ConversationTranslationH\x00\x42\t\n\x07\x63ommand\"\x1c\n\tTakePhoto\x12\x0f\n\x07purpose\x18\x01 \x01(\t\"\\\n\x17\x43onversationTranslation\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x17\n\x0fsource_language\x18\x02 \x01(\t\x12\x17\n\x0ftarget_language\x18\x03 \x01(\t*b\n\x0c\x44\x65viceStatus\x12\x1d\n\x19\x44\x45VICE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x45VICE_STATUS_ACTIVE\x10\x01\x12\x19\n\x15\x44\x45VICE_STATUS_REVOKED\x10\x02*\xbf\x02\n\x0b\x41uditAction\x12\x1c\n\x18\x41UDIT_ACTION_UNSPECIFIED\x10\x00\x12%\n!AUDIT_ACTION_MICROPHONE_PROCESSED\x10\x01\x12 \n\x1c\x41UDIT_ACTION_PHOTO_PROCESSED\x10\x02\x12\x1d\n\x19\x41UDIT_ACTION_PHOTO_STORED\x10\x03\x12 \n\x1c\x41UDIT_ACTION_PRIVACY_MODE_ON\x10\x04\x12!\n\x1d\x41UDIT_ACTION_PRIVACY_MODE_OFF\x10\x05\x12%\n!AUDIT_ACTION_DATA_DROPPED_PRIVACY\x10\x06\x12\x1e\n\x1a\x41UDIT_ACTION_PHOTO_TREATED\x10\x07\x12\x1e\n\x1a\x41UDIT_ACTION_PHOTO_DELETED\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sightline.v1.device_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEVICESTATUS']._serialized_start=948
-  _globals['_DEVICESTATUS']._serialized_end=1046
-  _globals['_AUDITACTION']._serialized_start=1049
-  _globals['_AUDITACTION']._serialized_end=1368
+  _globals['_DEVICESTATUS']._serialized_start=1305
+  _globals['_DEVICESTATUS']._serialized_end=1403
+  _globals['_AUDITACTION']._serialized_start=1406
+  _globals['_AUDITACTION']._serialized_end=1725
   _globals['_HUDPROFILE']._serialized_start=103
   _globals['_HUDPROFILE']._serialized_end=199
   _globals['_DEVICERECORD']._serialized_start=202
-  _globals['_DEVICERECORD']._serialized_end=565
-  _globals['_PRIVACYSTATE']._serialized_start=568
-  _globals['_PRIVACYSTATE']._serialized_end=793
-  _globals['_AUDITRECORD']._serialized_start=796
-  _globals['_AUDITRECORD']._serialized_end=946
+  _globals['_DEVICERECORD']._serialized_end=608
+  _globals['_PRIVACYSTATE']._serialized_start=611
+  _globals['_PRIVACYSTATE']._serialized_end=836
+  _globals['_AUDITRECORD']._serialized_start=839
+  _globals['_AUDITRECORD']._serialized_end=989
+  _globals['_DEVICECOMMAND']._serialized_start=992
+  _globals['_DEVICECOMMAND']._serialized_end=1179
+  _globals['_TAKEPHOTO']._serialized_start=1181
+  _globals['_TAKEPHOTO']._serialized_end=1209
+  _globals['_CONVERSATIONTRANSLATION']._serialized_start=1211
+  _globals['_CONVERSATIONTRANSLATION']._serialized_end=1303
 # @@protoc_insertion_point(module_scope)

@@ -53,7 +53,7 @@ class HudProfile(_message.Message):
     def __init__(self, width_px: _Optional[int] = ..., height_px: _Optional[int] = ..., cell_width_px: _Optional[int] = ..., line_height_px: _Optional[int] = ...) -> None: ...
 
 class DeviceRecord(_message.Message):
-    __slots__ = ("device_id", "display_name", "status", "created_at", "updated_at", "hud", "public_key", "default_target_language", "privacy", "keep_unblurred_photos")
+    __slots__ = ("device_id", "display_name", "status", "created_at", "updated_at", "hud", "public_key", "default_target_language", "privacy", "keep_unblurred_photos", "time_zone", "do_not_disturb")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,8 @@ class DeviceRecord(_message.Message):
     DEFAULT_TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     PRIVACY_FIELD_NUMBER: _ClassVar[int]
     KEEP_UNBLURRED_PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_DISTURB_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     display_name: str
     status: DeviceStatus
@@ -74,7 +76,9 @@ class DeviceRecord(_message.Message):
     default_target_language: str
     privacy: PrivacyState
     keep_unblurred_photos: bool
-    def __init__(self, device_id: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hud: _Optional[_Union[HudProfile, _Mapping]] = ..., public_key: _Optional[str] = ..., default_target_language: _Optional[str] = ..., privacy: _Optional[_Union[PrivacyState, _Mapping]] = ..., keep_unblurred_photos: _Optional[bool] = ...) -> None: ...
+    time_zone: str
+    do_not_disturb: bool
+    def __init__(self, device_id: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[DeviceStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hud: _Optional[_Union[HudProfile, _Mapping]] = ..., public_key: _Optional[str] = ..., default_target_language: _Optional[str] = ..., privacy: _Optional[_Union[PrivacyState, _Mapping]] = ..., keep_unblurred_photos: _Optional[bool] = ..., time_zone: _Optional[str] = ..., do_not_disturb: _Optional[bool] = ...) -> None: ...
 
 class PrivacyState(_message.Message):
     __slots__ = ("enabled", "changed_at", "seq", "last_enabled_at", "last_disabled_at", "request_event_id")
@@ -105,3 +109,29 @@ class AuditRecord(_message.Message):
     reference_id: str
     detail: str
     def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., action: _Optional[_Union[AuditAction, str]] = ..., service: _Optional[str] = ..., reference_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class DeviceCommand(_message.Message):
+    __slots__ = ("meta", "take_photo", "conversation_translation")
+    META_FIELD_NUMBER: _ClassVar[int]
+    TAKE_PHOTO_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_TRANSLATION_FIELD_NUMBER: _ClassVar[int]
+    meta: _common_pb2.EventMeta
+    take_photo: TakePhoto
+    conversation_translation: ConversationTranslation
+    def __init__(self, meta: _Optional[_Union[_common_pb2.EventMeta, _Mapping]] = ..., take_photo: _Optional[_Union[TakePhoto, _Mapping]] = ..., conversation_translation: _Optional[_Union[ConversationTranslation, _Mapping]] = ...) -> None: ...
+
+class TakePhoto(_message.Message):
+    __slots__ = ("purpose",)
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    def __init__(self, purpose: _Optional[str] = ...) -> None: ...
+
+class ConversationTranslation(_message.Message):
+    __slots__ = ("enabled", "source_language", "target_language")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    source_language: str
+    target_language: str
+    def __init__(self, enabled: _Optional[bool] = ..., source_language: _Optional[str] = ..., target_language: _Optional[str] = ...) -> None: ...

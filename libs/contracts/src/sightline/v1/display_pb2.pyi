@@ -28,6 +28,11 @@ class CardKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CARD_KIND_PAYMENT_CONFIRMATION: _ClassVar[CardKind]
     CARD_KIND_RECEIPT: _ClassVar[CardKind]
     CARD_KIND_ERROR: _ClassVar[CardKind]
+    CARD_KIND_ANSWER: _ClassVar[CardKind]
+    CARD_KIND_SUGGESTION: _ClassVar[CardKind]
+    CARD_KIND_REMINDER: _ClassVar[CardKind]
+    CARD_KIND_BRIEFING: _ClassVar[CardKind]
+    CARD_KIND_NOTIFICATION: _ClassVar[CardKind]
 HUD_REGION_UNSPECIFIED: HudRegion
 HUD_REGION_CAPTION: HudRegion
 HUD_REGION_LABELS: HudRegion
@@ -40,6 +45,11 @@ CARD_KIND_OFFER: CardKind
 CARD_KIND_PAYMENT_CONFIRMATION: CardKind
 CARD_KIND_RECEIPT: CardKind
 CARD_KIND_ERROR: CardKind
+CARD_KIND_ANSWER: CardKind
+CARD_KIND_SUGGESTION: CardKind
+CARD_KIND_REMINDER: CardKind
+CARD_KIND_BRIEFING: CardKind
+CARD_KIND_NOTIFICATION: CardKind
 
 class TextBlock(_message.Message):
     __slots__ = ("lines", "language", "truncated")
@@ -108,7 +118,7 @@ class CardAction(_message.Message):
     def __init__(self, action_id: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
 
 class Card(_message.Message):
-    __slots__ = ("card_id", "kind", "title", "body", "amount", "actions", "reference_id", "challenge", "expires_at")
+    __slots__ = ("card_id", "kind", "title", "body", "amount", "actions", "reference_id", "challenge", "expires_at", "items")
     CARD_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +128,7 @@ class Card(_message.Message):
     REFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
     CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
     card_id: str
     kind: CardKind
     title: TextBlock
@@ -127,7 +138,8 @@ class Card(_message.Message):
     reference_id: str
     challenge: str
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, card_id: _Optional[str] = ..., kind: _Optional[_Union[CardKind, str]] = ..., title: _Optional[_Union[TextBlock, _Mapping]] = ..., body: _Optional[_Union[TextBlock, _Mapping]] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[CardAction, _Mapping]]] = ..., reference_id: _Optional[str] = ..., challenge: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    items: _containers.RepeatedCompositeFieldContainer[TextBlock]
+    def __init__(self, card_id: _Optional[str] = ..., kind: _Optional[_Union[CardKind, str]] = ..., title: _Optional[_Union[TextBlock, _Mapping]] = ..., body: _Optional[_Union[TextBlock, _Mapping]] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[CardAction, _Mapping]]] = ..., reference_id: _Optional[str] = ..., challenge: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[_Iterable[_Union[TextBlock, _Mapping]]] = ...) -> None: ...
 
 class Panel(_message.Message):
     __slots__ = ("text",)

@@ -1,0 +1,2 @@
+"""Sightline assistant: the wearer's voice commands, reminders and schedule,
+notifications, transcripts and meeting notes."""

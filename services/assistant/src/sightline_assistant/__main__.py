@@ -1,0 +1,3 @@
+from sightline_assistant.app import main
+
+main()

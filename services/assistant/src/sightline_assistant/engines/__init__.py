@@ -1,0 +1,1 @@
+"""Engines behind small interfaces: sentence embeddings, the LLM adapter."""
