@@ -115,6 +115,7 @@ def device_permissions(device_id: str) -> Permissions:
         ),
         sub_allow=(
             subjects.down_display(d),
+            subjects.down_command(d),
             f"{device_inbox_prefix(d)}.>",
             f"{streams.edge_api_prefix(d)}.>",
             f"$JS.FC.{streams.edge_uplink_stream(d).name}.>",

@@ -36,6 +36,8 @@ class StreamSpec:
     retention: api.RetentionPolicy = api.RetentionPolicy.LIMITS
     # NEW for outboxes: refuse a new message rather than drop an unsent one.
     discard: api.DiscardPolicy = api.DiscardPolicy.OLD
+    # Durable timers: the server publishes a message with a Nats-Schedule header at its time.
+    allow_msg_schedules: bool = False
 
     def config(self, *, replicas: int = 1) -> api.StreamConfig:
         return api.StreamConfig(
@@ -50,6 +52,7 @@ class StreamSpec:
             storage=self.storage,
             retention=self.retention,
             discard=self.discard,
+            allow_msg_schedules=self.allow_msg_schedules or None,
         )
 
 

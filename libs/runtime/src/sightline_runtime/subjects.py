@@ -55,6 +55,14 @@ def down_display(device_id: str) -> str:
 DOWN_DISPLAY_ALL = "glasses.*.down.display"
 
 
+def down_command(device_id: str) -> str:
+    """Commands for the glasses themselves (take a photo, translation on or off)."""
+    return f"glasses.{check_device_id(device_id)}.down.command"
+
+
+DOWN_COMMAND_ALL = "glasses.*.down.command"
+
+
 # --- requests a device makes of a service (glasses -> hub, answered) ---
 # The device's own token is in the subject, so the hub's permissions decide
 # whose data a request may name: a device may publish only under its own.

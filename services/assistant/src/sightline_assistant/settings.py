@@ -1,0 +1,62 @@
+"""The assistant's settings (SIGHTLINE_* environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from sightline_runtime.settings import ServiceSettings
+
+
+class AssistantSettings(ServiceSettings):
+    # --- when speech is a command ---
+    # A final that starts with one of these is a command (case, spaces and punctuation don't matter).
+    wake_phrases: tuple[str, ...] = ("hey sightline", "ok sightline", "你好 sightline", "嘿 sightline")
+    # After the action button (or a double tap), the next final within this long is a command.
+    command_mode_s: float = Field(default=8.0, gt=0)
+    # A final older than this is kept in the transcript but never obeyed: a
+    # command replayed after an outage ("buy this") must not act an hour late.
+    command_max_age_s: float = Field(default=30.0, gt=0)
+    # "Did you mean …?" cards wait this long for the wearer's answer.
+    suggestion_ttl_s: float = Field(default=20.0, gt=0)
+
+    # --- understanding (sightline_assistant.domain.understanding) ---
+    # Nearest-example similarity at which a paraphrase is obeyed, and below which no "Did you mean" is offered.
+    intent_accept_threshold: float = Field(default=0.80, ge=0, le=1)
+    intent_suggest_threshold: float = Field(default=0.55, ge=0, le=1)
+
+    # --- the LLM adapter: any OpenAI-compatible chat-completions endpoint; empty = none ---
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_s: float = Field(default=4.0, gt=0)
+    llm_max_tokens: int = Field(default=200, gt=0)
+
+    # --- the store: transcripts, notes, meeting notes, schedules ---
+    # SQLAlchemy URL; empty = an SQLite file in assistant_data_dir.
+    assistant_db_url: str = ""
+    assistant_data_dir: Path = Path("var/assistant")
+    assistant_db_schema: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # How long each final transcript (and its translation) is kept, and notes.
+    transcript_line_retention_days: float = Field(default=30.0, gt=0)
+    notes_retention_days: float = Field(default=365.0, gt=0)
+    store_retention_interval_s: float = Field(default=3600.0, gt=0)
+
+    # --- reminders ---
+    reminder_max_text_chars: int = Field(default=500, gt=0)
+    reminder_max_days_ahead: int = Field(default=366, gt=0)
+
+    # --- the briefing: the first wake of the wearer's day ---
+    briefing_events: int = Field(default=3, ge=0)
+    briefing_notifications: int = Field(default=3, ge=0)
+
+    # --- "what is this" ---
+    # A photo this recent answers "what is this" without taking a new one.
+    what_is_this_recent_s: float = Field(default=20.0, gt=0)
+    # How long to wait for the photo the glasses were asked to take.
+    what_is_this_wait_s: float = Field(default=15.0, gt=0)
+
+    def store_url(self) -> str:
+        if self.assistant_db_url:
+            return self.assistant_db_url
+        return f"sqlite+aiosqlite:///{(self.assistant_data_dir / 'assistant.db').resolve()}"
