@@ -98,7 +98,11 @@ class CommandDesk:
         if act is None:
             await self._reply(said, ReplyKind.REPLY_KIND_ERROR, say("not_understood", said.language))
             return
-        await act(self, said)
+        try:
+            await act(self, said)
+        except ReminderRefused as refused:
+            # A device record with an unknown time zone: said on the card, not retried.
+            await self._reply(said, ReplyKind.REPLY_KIND_ERROR, say("not_understood", said.language), str(refused))
 
     async def _reply(self, said: Said, kind: ReplyKind.ValueType, title: str, body: str = "", **options: Any) -> None:
         await self.replier.send(

@@ -15,6 +15,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sightline.v1.asr_pb2 import Transcript
@@ -32,6 +33,7 @@ from sightline_assistant.commands import CommandDesk, Said
 from sightline_assistant.domain import look
 from sightline_assistant.domain.phrases import say
 from sightline_assistant.domain.reminders import ReminderRefused, next_due, time_zone
+from sightline_assistant.domain.understanding import Status
 from sightline_assistant.metrics import AssistantMetrics
 from sightline_assistant.replies import Replier
 from sightline_assistant.settings import AssistantSettings
@@ -105,6 +107,7 @@ class AssistantHandlers:
             return
         if not command_text.strip():
             # The wake phrase alone: the day's briefing the first time, else "listening".
+            self.metrics.finals.labels("woken").inc()
             await self._woken(device, transcript)
             return
         await self._understood(device, command_text, transcript, spoken)
@@ -127,23 +130,26 @@ class AssistantHandlers:
         if transcript.speech_ended_at.seconds:
             command.speech_ended_at.CopyFrom(transcript.speech_ended_at)
         said = Said(device, command, spoken, speech_ended_at=transcript.speech_ended_at)
-        if understanding.accepted:
-            self.metrics.finals.labels("command").inc()
+        self.metrics.finals.labels(understanding.status.value).inc()
+        if understanding.status is Status.COMMAND:
             await self.desk.obey(said)
-        elif understanding.suggestion:
-            self.metrics.finals.labels("suggestion").inc()
+        elif understanding.status is Status.SUGGESTION:
             await self._suggest(said, understanding.suggestion)
         else:
-            self.metrics.finals.labels("not_understood").inc()
+            # Incomplete ("where to?"), invalid ("that time has passed") or not understood: said on a card.
+            title = say("not_understood", language) if understanding.status is Status.NOT_UNDERSTOOD else understanding.reason
             await self.replier.send(
                 device.device_id,
                 ReplyKind.REPLY_KIND_ERROR,
-                say("not_understood", language),
+                title or say("not_understood", language),
                 text,
                 language=language,
                 causation_id=transcript.meta.event_id,
                 speech_ended_at=transcript.speech_ended_at,
             )
+            if understanding.status is Status.INCOMPLETE:
+                # The wearer answers the question without the wake phrase.
+                await self.state.open_command_mode(device.device_id, self.settings.command_mode_s)
 
     async def _suggest(self, said: Said, suggestion: str) -> None:
         suggestion_id = SUGGESTION_PREFIX + uuid.uuid4().hex[:12]
@@ -165,7 +171,7 @@ class AssistantHandlers:
 
     async def _woken(self, device: DeviceRecord, transcript: Transcript | None) -> None:
         language = (transcript.language if transcript else "") or "en"
-        zone = time_zone(self._zone_name(device))
+        zone = ZoneInfo(self._zone_name(device))
         today = datetime.now(UTC).astimezone(zone).date().isoformat()
         if await self.state.first_briefing_of(device.device_id, today):
             await self._briefing(device, language)
@@ -174,7 +180,7 @@ class AssistantHandlers:
         await self.replier.send(device.device_id, ReplyKind.REPLY_KIND_ACKNOWLEDGED, say("listening", language), language=language)
 
     async def _briefing(self, device: DeviceRecord, language: str) -> None:
-        zone = time_zone(self._zone_name(device))
+        zone = ZoneInfo(self._zone_name(device))
         now = datetime.now(UTC)
         end_of_day = (now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(UTC)
         events = await self.store.events_between(device.device_id, now, end_of_day, limit=self.settings.briefing_events)
@@ -287,6 +293,12 @@ class AssistantHandlers:
     async def import_calendar(self, body: bytes) -> tuple[Any, dict[str, str]]:
         return await self.rpc.import_calendar(body)
 
-    @staticmethod
-    def _zone_name(device: DeviceRecord) -> str:
-        return device.time_zone or "UTC"
+    def _zone_name(self, device: DeviceRecord) -> str:
+        """The device's zone, or UTC (with a log line) when its record names an unknown one."""
+        try:
+            return time_zone(device.time_zone).key
+        except ReminderRefused:
+            self.limited_log.log(
+                logging.WARNING, ("zone", device.device_id), "device has an unknown time zone, using UTC", device_id=device.device_id
+            )
+            return "UTC"

@@ -14,7 +14,8 @@ FIRING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 30.0, 300.0)
 
 @dataclass(frozen=True)
 class AssistantMetrics:
-    # Finals by what they were: caption (not addressed), command, suggestion, not_understood, stale (too old to obey).
+    # Finals by what they were: caption (not addressed), stale (too old to obey), woken (the wake phrase alone), or the
+    # understanding's status: command, suggestion, incomplete, invalid, not_understood.
     finals: Counter
     # Commands obeyed, by intent and how they were understood (grammar, examples, suggestion, glasses).
     commands: Counter
@@ -37,7 +38,7 @@ class AssistantMetrics:
         return cls(
             finals=Counter(
                 "sightline_assistant_finals_total",
-                "Final transcripts by what they were: caption, command, suggestion, not_understood, stale",
+                "Final transcripts: caption, stale (too old to obey), woken; command, suggestion, incomplete, invalid, not_understood",
                 ["outcome"],
                 registry=registry,
             ),

@@ -21,9 +21,10 @@ class AssistantSettings(ServiceSettings):
     suggestion_ttl_s: float = Field(default=20.0, gt=0)
 
     # --- understanding (sightline_assistant.domain.understanding) ---
-    # Nearest-example similarity at which a paraphrase is obeyed, and below which no "Did you mean" is offered.
-    intent_accept_threshold: float = Field(default=0.80, ge=0, le=1)
-    intent_suggest_threshold: float = Field(default=0.55, ge=0, le=1)
+    # Calibrated nearest-example confidence at which a paraphrase is obeyed, and
+    # below which no "Did you mean" is offered (bench/intent_accuracy.py measures them).
+    intent_accept_threshold: float = Field(default=0.5, ge=0, le=1)
+    intent_suggest_threshold: float = Field(default=0.3, ge=0, le=1)
 
     # --- the LLM adapter: any OpenAI-compatible chat-completions endpoint; empty = none ---
     llm_base_url: str = ""
