@@ -9,36 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.engine import Dialect
+from sightline_runtime.database import UtcDateTime
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 PHOTOS = "library_photos"
 PHOTO_TAGS = "library_photo_tags"
 PHOTO_FTS = "library_photo_fts"
 VERSION_TABLE = "library_alembic_version"
-
-
-class UtcDateTime(TypeDecorator[dt.datetime]):
-    """Aware datetimes in, aware UTC datetimes out. SQLite has no time zones:
-    it stores naive UTC text, which still sorts and compares in time order."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("the photo library takes aware datetimes only")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):

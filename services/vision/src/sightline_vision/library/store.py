@@ -10,16 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from sightline.v1.vision_pb2 import PhotoRecord
+from sightline_runtime.database import Database, open_database
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sightline_vision.library.dialects import Dialect, dialect_for, normalise_url
+from sightline_vision.library.dialects import dialect_for
 from sightline_vision.library.entry import PhotoEntry, record_from_row
-from sightline_vision.library.migrate import migrate
+from sightline_vision.library.migrate import MIGRATIONS
 from sightline_vision.library.models import Photo, PhotoTag
 from sightline_vision.library.query import DEFAULT_LIMIT, SearchQuery, check_device, check_photo_id
 
@@ -38,9 +37,10 @@ _RECORD_COLUMNS = (
 
 
 class PhotoLibrary:
-    def __init__(self, engine: AsyncEngine, dialect: Dialect) -> None:
-        self._engine = engine
-        self._dialect = dialect
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._engine = database.engine
+        self._dialect = dialect_for(database.backend)
 
     @classmethod
     async def open(cls, url: str, *, schema: str = "") -> PhotoLibrary:
@@ -49,23 +49,10 @@ class PhotoLibrary:
         url: "sqlite+aiosqlite:///path.db" or "postgresql+psycopg://..." (plain
         sqlite:// and postgresql:// pick those drivers); schema: PostgreSQL
         only, created if missing."""
-        url = normalise_url(url)
-        dialect = dialect_for(url, schema)
-        database = make_url(url).database
-        if dialect.name == "sqlite" and database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, **dialect.engine_options())
-        dialect.configure(engine)
-        try:
-            await migrate(engine, dialect)
-        except BaseException:
-            await engine.dispose()
-            raise
-        log.info("photo library open on %s", make_url(url).render_as_string(hide_password=True))
-        return cls(engine, dialect)
+        return cls(await open_database(url, MIGRATIONS, schema=schema, what="photo library"))
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self._database.close()
 
     # --- writes ---
     async def index(self, entry: PhotoEntry) -> None:
@@ -80,7 +67,7 @@ class PhotoLibrary:
                 await self._upsert(conn, photo.row, photo.tags)
 
     async def _upsert(self, conn: AsyncConnection, row: dict, tags: list[str]) -> None:
-        insert = self._dialect.insert(Photo).values(**row)
+        insert = self._database.insert(Photo).values(**row)
         replace = {key: insert.excluded[key] for key in row if key not in ("device_id", "photo_id")}
         statement = insert.on_conflict_do_update(index_elements=[Photo.device_id, Photo.photo_id], set_=replace).returning(Photo.id)
         photo_pk = (await conn.execute(statement)).scalar_one()

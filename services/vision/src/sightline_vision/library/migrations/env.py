@@ -1,13 +1,10 @@
-"""Alembic environment: library/migrate.py hands over a connection that is
-already in a transaction and holds the migration lock."""
+"""Alembic environment: sightline_runtime.database.migrate hands over a
+connection that is already in a transaction and holds the migration lock."""
 
 from __future__ import annotations
 
-from alembic import context
+from sightline_runtime.database import run_migrations
 
-from sightline_vision.library.models import VERSION_TABLE, Base
+from sightline_vision.library.models import Base
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, version_table=VERSION_TABLE)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(Base.metadata)
