@@ -2,8 +2,9 @@
 standard health service (grpc.health.v1).
 
 Who may call: `authorization: Bearer <key>` metadata; `api_keys` maps the
-SHA-256 hex of each key to the device ids it may read (only digests are kept,
-and neither keys nor digests are logged). No or an unknown key:
+SHA-256 hex of each key to the device ids it may read (checked by
+sightline_runtime.api_keys: only digests are kept, and neither keys nor
+digests are logged). No or an unknown key:
 UNAUTHENTICATED; a device outside the key's set: PERMISSION_DENIED; bad
 arguments: INVALID_ARGUMENT; the database away: UNAVAILABLE. DeletePhoto
 deletes the stored photo too, and only where the server was given the means
@@ -13,7 +14,6 @@ deletes the stored photo too, and only where the server was given the means
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import NoReturn, TypeVar
@@ -22,6 +22,7 @@ import grpc
 import nats.errors
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sightline.v1 import vision_pb2, vision_pb2_grpc
+from sightline_runtime.api_keys import ApiKeys, Unauthenticated, grpc_authorization, key_digest
 from sqlalchemy.exc import SQLAlchemyError
 
 from sightline_vision.library.query import DEFAULT_LIMIT, LibraryQueryError, check_device
@@ -34,10 +35,7 @@ SERVICE_NAME = vision_pb2.DESCRIPTOR.services_by_name["PhotoLibraryService"].ful
 
 T = TypeVar("T")
 
-
-def key_digest(key: str) -> str:
-    """What api_keys is keyed by: the SHA-256 hex of the key."""
-    return hashlib.sha256(key.encode()).hexdigest()
+__all__ = ["SERVICE_NAME", "PhotoLibraryGrpc", "key_digest", "start_grpc"]
 
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
@@ -60,14 +58,14 @@ class PhotoLibraryGrpc(vision_pb2_grpc.PhotoLibraryServiceServicer):
         DeletePhoto is refused (a key that may read may not delete)."""
         self._library = library
         self._delete_object = delete_object
-        self._grants = {digest.lower(): frozenset(devices) for digest, devices in api_keys.items()}
+        self._keys = ApiKeys(api_keys)
 
     async def _device(self, context: grpc.aio.ServicerContext, device_id: str) -> str:
         """The request's device, once the caller's key may read it."""
-        metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
-        scheme, _, key = metadata.get("authorization", "").partition(" ")
-        grant = self._grants.get(key_digest(key.strip())) if scheme.lower() == "bearer" and key.strip() else None
-        if grant is None:
+        authorization = grpc_authorization(context.invocation_metadata())
+        try:
+            grant = self._keys.identify(authorization)
+        except Unauthenticated:
             log.info("photo library gRPC: call from %s without a valid API key refused", context.peer())
             await _abort(context, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown API key (authorization: Bearer <key>)")
         if not device_id:
@@ -76,7 +74,7 @@ class PhotoLibraryGrpc(vision_pb2_grpc.PhotoLibraryServiceServicer):
             check_device(device_id)
         except LibraryQueryError as exc:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if device_id not in grant:
+        if not grant.may_reach(device_id):
             await _abort(context, grpc.StatusCode.PERMISSION_DENIED, f"this API key may not read device {device_id}'s photos")
         return device_id
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+from sightline_runtime.api_keys import DeviceScopedKeys
 
 
 class LibrarySettings(BaseSettings):
@@ -27,16 +25,9 @@ class LibrarySettings(BaseSettings):
     # gRPC PhotoLibraryService (with grpc.health.v1) for integrations; 0 = off.
     library_grpc_port: int = Field(default=0, ge=0, le=65535)
     # Who may call it: SHA-256 hex of each API key -> the device ids it may read
-    # (JSON in SIGHTLINE_LIBRARY_API_KEYS). The keys themselves are never stored or logged.
-    library_api_keys: dict[str, frozenset[str]] = Field(default_factory=dict)
-
-    @field_validator("library_api_keys")
-    @classmethod
-    def _hashed_keys(cls, keys: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-        for digest in keys:
-            if not SHA256_HEX.fullmatch(digest):
-                raise ValueError("library_api_keys maps the SHA-256 hex digest (64 lowercase hex digits) of each key, never the key")
-        return keys
+    # (JSON in SIGHTLINE_LIBRARY_API_KEYS; sightline_runtime.api_keys checks them).
+    # The keys themselves are never stored or logged.
+    library_api_keys: DeviceScopedKeys = Field(default_factory=dict)
 
     def library_url(self) -> str:
         """The index's database URL: the setting, else the SQLite file in the data dir."""
