@@ -163,16 +163,22 @@ def test_one_resource_per_service_with_labels(tilt: Tilt, render) -> None:
     workloads = {d["metadata"]["name"] for d in render("overlays/dev") if d["kind"] in WORKLOAD_KINDS}
     assert set(resources) == workloads, "every k8s_resource must name a workload of the dev overlay"
     local_ports = []
+    docs = render("overlays/dev")
     for name in SERVICES:
         resource = resources[name]
         assert resource["new_name"] == "", "the Tilt resource is named exactly as the service"
         assert list(resource["labels"]), f"{name} has no labels"
         assert list(resource["resource_deps"]) == ["nats"]
-        for forward in resource["port_forwards"]:
-            local, remote = forward.split(":")
-            assert remote == "8080"
+        forwards = [forward.split(":") for forward in resource["port_forwards"]]
+        assert forwards[0][1] == "8080", f"{name}: the first forward is the runtime's HTTP port"
+        # Any further forward reaches a port the container really declares (the assistant's ingress).
+        declared = {str(p["containerPort"]) for p in workload(docs, name)["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        for local, remote in forwards:
+            assert remote in declared, f"{name}: port-forward to {remote}, which the container does not declare"
             local_ports.append(local)
-    assert len(local_ports) == len(set(local_ports)) == len(SERVICES), "one distinct local port per service"
+    assert len(local_ports) == len(set(local_ports)), "every local port is forwarded once"
+    notify = {remote for local, remote in (f.split(":") for f in resources["assistant"]["port_forwards"])}
+    assert notify == {"8080", "8090", "8091"}, "the assistant's notification ingress (HTTP, gRPC) is forwarded too"
     assert all(list(resources[n]["labels"]) for n in ("nats", "otel-collector"))
 
 
