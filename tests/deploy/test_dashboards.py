@@ -1,8 +1,8 @@
 """Grafana dashboards as code: every panel query parses as PromQL (the
 promql-parser package, a port of Prometheus' own parser), uses counters and
 histograms the way PromQL means them, and names only metrics that a really
-running service serves on /metrics: the overlay and vision services are started
-in-process against a real nats-server and scraped, so the check follows the code as
+running service serves on /metrics: the overlay, vision and assistant services are
+started in-process against a real nats-server and scraped, so the check follows the code as
 metrics are added or renamed."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import promql_parser as promql
 import pytest
 import pytest_asyncio
 import yaml
+from sightline_assistant.app import create_service as create_assistant
+from sightline_assistant.settings import AssistantSettings
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
 from sightline_runtime.processes import free_port
@@ -119,7 +121,8 @@ async def _scrape(service, port: int) -> str:
 @pytest_asyncio.fixture
 async def served_metrics(nats_server, vision_engines, tmp_path) -> dict[str, str]:
     """Metric family -> type, from the # TYPE lines running services serve
-    (overlay, and vision with the session's models).
+    (overlay, vision with the session's models, and the assistant with its
+    embedding model and an SQLite store).
 
     prometheus_client writes HELP/TYPE lines even for labelled metrics that
     have no series yet, so no event needs to flow for the names to show."""
@@ -130,9 +133,16 @@ async def served_metrics(nats_server, vision_engines, tmp_path) -> dict[str, str
         nats_url=nats_server.url, http_host="127.0.0.1", http_port=port, library_db_url=f"sqlite+aiosqlite:///{tmp_path / 'photos.db'}"
     )
     text += await _scrape(create_vision(vision, engines=vision_engines), port)
+    port = free_port()
+    # The notification ingress stays off (port 0): its counters are the assistant's own, served on /metrics.
+    assistant = AssistantSettings(
+        nats_url=nats_server.url, http_host="127.0.0.1", http_port=port, assistant_db_url=f"sqlite+aiosqlite:///{tmp_path / 'assistant.db'}"
+    )
+    text += await _scrape(create_assistant(assistant), port)
     families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
     assert "sightline_service_ready" in families, text[:2000]
     assert "sightline_vision_photos_total" in families, text[-2000:]
+    assert "sightline_assistant_finals_total" in families, text[-2000:]
     return families
 
 
@@ -192,6 +202,15 @@ async def test_every_query_names_served_metrics_used_correctly(served_metrics: d
         "sightline_vision_photos_total",
         "sightline_vision_analysis_seconds",
         "sightline_vision_treatments_total",
+        "sightline_assistant_finals_total",
+        "sightline_assistant_commands_total",
+        "sightline_assistant_understanding_seconds",
+        "sightline_assistant_reminders_total",
+        "sightline_assistant_reminder_lateness_seconds",
+        "sightline_assistant_notifications_total",
+        "sightline_assistant_llm_answers_total",
+        "sightline_assistant_meeting_notes_total",
+        "sightline_assistant_transcript_lines_total",
     }
     assert required <= used, f"dashboard lost panels for {required - used}"
 
