@@ -11,7 +11,7 @@ DEFAULT_STATE_DIR = Path(os.environ.get("SIGHTLINE_STATE_DIR", ".sightline"))
 STACK_FILE = "stack.json"
 
 # Every service `sightline up` runs, in start order; the module is sightline_<name>.
-SERVICES: tuple[str, ...] = ("overlay", "asr", "translation", "vision", "commerce", "payments")
+SERVICES: tuple[str, ...] = ("overlay", "asr", "translation", "vision", "assistant", "commerce", "payments")
 
 
 class StackNotRunning(RuntimeError):
@@ -43,6 +43,12 @@ class StackInfo:
     # the CA the leafnode TLS certificate is signed by.
     admin_credentials: str = ""
     tls_ca_file: str = ""
+    # The assistant's notification ingress (`sightline notify`): its HTTP base
+    # URL, its gRPC target (host:port) and the file (0600) holding the local
+    # API key, which may reach every device; empty without the assistant.
+    notify_url: str = ""
+    notify_grpc_target: str = ""
+    notify_key_file: str = ""
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STACK_FILE

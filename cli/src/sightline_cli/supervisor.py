@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sightline_runtime import auth
+from sightline_runtime.api_keys import ALL_DEVICES, key_digest
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.processes import die_with_parent, free_port, port_is_free
 
@@ -69,6 +73,45 @@ def pick_port(preferred: int) -> int:
     return preferred if port_is_free(preferred) else free_port()
 
 
+# The local stack's one notification-ingress key: its name becomes the source of what it pushes.
+LOCAL_NOTIFY_KEY_NAME = "local"
+
+
+@dataclass(frozen=True)
+class LocalIngress:
+    """The assistant's notification ingress on this machine: two free ports
+    and one API key that may reach every device (its digest is all the
+    assistant is given; the key itself stays in a 0600 file for `sightline notify`)."""
+
+    http_port: int
+    grpc_port: int
+    key_file: Path
+
+    @classmethod
+    def prepare(cls, state_dir: Path) -> LocalIngress:
+        key_file = state_dir / "creds" / "notify-local.key"
+        # Kept across `sightline up` runs, so a phone companion set up once keeps working.
+        if not key_file.exists() or not key_file.read_text().strip():
+            auth.write_secret(key_file, secrets.token_urlsafe(32) + "\n")
+        return cls(http_port=free_port(), grpc_port=free_port(), key_file=key_file)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def env(self) -> dict[str, str]:
+        digest = key_digest(self.key_file.read_text().strip())
+        return {
+            "SIGHTLINE_NOTIFY_HTTP_PORT": str(self.http_port),
+            "SIGHTLINE_NOTIFY_GRPC_PORT": str(self.grpc_port),
+            "SIGHTLINE_NOTIFY_API_KEYS": json.dumps({digest: {"name": LOCAL_NOTIFY_KEY_NAME, "devices": ALL_DEVICES}}),
+        }
+
+
 @dataclass
 class Supervisor:
     state_dir: Path
@@ -79,6 +122,7 @@ class Supervisor:
     children: dict[str, Child] = field(default_factory=dict)
     stopping: bool = False
     info: StackInfo | None = None
+    ingress: LocalIngress | None = None
     _monitor: asyncio.Task[None] | None = None
 
     # --- start ---
@@ -125,6 +169,11 @@ class Supervisor:
             if name == "vision":
                 # The photo library's embedded SQLite index lives with the stack's other state.
                 child.env.setdefault("SIGHTLINE_LIBRARY_DATA_DIR", str((self.state_dir / "data" / "vision").resolve()))
+            if name == "assistant":
+                # Its SQLite store with the stack's other state; its ingress on free ports, with the local key.
+                child.env.setdefault("SIGHTLINE_ASSISTANT_DATA_DIR", str((self.state_dir / "data" / "assistant").resolve()))
+                self.ingress = LocalIngress.prepare(self.state_dir)
+                child.env |= self.ingress.env()
             self.children[name] = child
             await self._spawn(child)
             child.watcher = asyncio.create_task(self._watch(child), name=f"watch-{name}")
@@ -135,6 +184,9 @@ class Supervisor:
             leafnode_url=self.nats.leafnode_url,
             admin_credentials=str(self.security.creds.admin()),
             tls_ca_file=str(self.security.tls.ca),
+            notify_url=self.ingress.url if self.ingress else "",
+            notify_grpc_target=self.ingress.grpc_target if self.ingress else "",
+            notify_key_file=str(self.ingress.key_file.resolve()) if self.ingress else "",
             state_dir=str(self.state_dir.resolve()),
             supervisor_pid=os.getpid(),
             started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
