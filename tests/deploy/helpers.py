@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 # The deployed services: one name for folder, package, image, Deployment, Tilt resource.
 # Services that load models at start-up and need a long startupProbe.
-SLOW_STARTERS = ("asr", "vision")
+SLOW_STARTERS = ("asr", "vision", "assistant")
 # Services deployed as a StatefulSet (replica identity = pod ordinal); the rest are Deployments.
 STATEFUL = ("asr",)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")

@@ -20,6 +20,10 @@ from sightline_vision.settings import VisionSettings
 from tests.deploy.helpers import K8S, OVERLAYS, SERVICES, SLOW_STARTERS, STATEFUL, Doc, effective_env, find, workload
 
 ROUTES = {path for path, _ in health_routes("probe", Readiness(), CollectorRegistry())}
+# Ports a service serves beyond the runtime's two, for integrations; all of them on its Service.
+SERVICE_PORTS = {"grpc-library", "http-notify", "grpc-notify"}
+# Variables other than SIGHTLINE_ (settings) and OTEL_ that a service's container may set, and why.
+OTHER_ENV = {"assistant": {"HF_HUB_OFFLINE"}}  # all-MiniLM-L6-v2 ships in its package: never the hub
 UNITS = {"m": 1e-3, "": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 
 
@@ -68,13 +72,23 @@ def test_ports_and_probes_match_the_code(render, target: str, service: str) -> N
     deployment, _pod, container = container_of(docs, service)
     env = effective_env(docs, container)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    # Every service: HTTP and the gRPC health service; vision also serves the photo library over gRPC.
+    # Every service: HTTP and the gRPC health service; vision also serves the photo library over gRPC,
+    # the assistant its notification ingress over HTTP and gRPC.
     expected = {"http": int(env["SIGHTLINE_HTTP_PORT"]), "grpc-health": int(env["SIGHTLINE_GRPC_HEALTH_PORT"])}
     if service == "vision":
         expected["grpc-library"] = int(env["SIGHTLINE_LIBRARY_GRPC_PORT"])
         assert VisionSettings(**{"library_grpc_port": expected["grpc-library"]}).library_grpc_port == 8082
+    if service == "assistant":
+        expected["http-notify"] = int(env["SIGHTLINE_NOTIFY_HTTP_PORT"])
+        expected["grpc-notify"] = int(env["SIGHTLINE_NOTIFY_GRPC_PORT"])
+        settings = settings_class(service)(notify_http_port=expected["http-notify"], notify_grpc_port=expected["grpc-notify"])
+        assert (settings.notify_http_port, settings.notify_grpc_port) == (8090, 8091)
     assert ports == expected
-    assert {k: v for k, v in ports.items() if k != "grpc-library"} == {"http": 8080, "grpc-health": 8081}
+    assert {k: v for k, v in ports.items() if k not in SERVICE_PORTS} == {"http": 8080, "grpc-health": 8081}
+    # What the service's own ports serve, its Service exposes under the same names; probes stay on the runtime's.
+    service_ports = {p["name"]: p for p in find(docs, "Service", service)["spec"]["ports"]}
+    for name in set(ports) & SERVICE_PORTS:
+        assert service_ports.get(name) == {"name": name, "port": ports[name], "targetPort": name}, f"{service}: Service port {name}"
 
     for kind in ("startupProbe", "livenessProbe"):
         probe = container[kind]["httpGet"]
@@ -104,6 +118,8 @@ def test_env_is_real_settings(render, target: str, service: str) -> None:
     for name in env:
         if name.startswith("SIGHTLINE_"):
             assert name.removeprefix("SIGHTLINE_").lower() in fields, f"{name} is not a setting of {service}"
+        elif name in OTHER_ENV.get(service, set()):
+            assert env[name] == "1", f"{service}: {name} should be on"
         else:
             assert name.startswith("OTEL_"), f"unexpected variable {name}"
     assert env["SIGHTLINE_NATS_URL"] == "nats://nats:4222"

@@ -207,12 +207,16 @@ async def test_hub_config_accepts_every_stream_the_services_create(render, targe
         try:
             js = nc.jetstream()
             await ensure_streams(js, all_streams)
-            for bucket in (DEVICES, GLOSSARY, *(inbox_bucket(s.service, ttl_s=14 * 86400.0) for s in surfaces if s.dedup)):
+            # The platform's buckets, the ones services declare (the assistant's state), each consumer inbox.
+            declared = {use.bucket.name: use.bucket for s in surfaces for use in s.buckets}
+            buckets = {b.name: b for b in (DEVICES, GLOSSARY)} | declared
+            buckets |= {b.name: b for b in (inbox_bucket(s.service, ttl_s=14 * 86400.0) for s in surfaces if s.dedup)}
+            for bucket in buckets.values():
                 await ensure_bucket(js, bucket)
             await ensure_object_store(js, PHOTOS, max_bytes=photos_bytes)
             info = await js.account_info()
             assert info.domain == "hub"
-            assert info.streams == len(all_streams) + 2 + sum(s.dedup for s in surfaces) + 1
+            assert info.streams == len(all_streams) + len(buckets) + 1
             jsz = await hub.get("jsz")
         finally:
             await nc.close()

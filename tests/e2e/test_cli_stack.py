@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import VENV_BIN
 
@@ -115,7 +117,7 @@ def stack(tmp_path, taken_port):
 def test_up_then_glasses_prints_the_update_then_everything_stops(stack, taken_port):
     up, state, info = stack
     assert not info["nats_url"].endswith(f":{taken_port}"), "a taken port must not be reused"
-    assert set(info["services"]) == {"overlay", "asr", "translation", "vision", "commerce", "payments"}
+    assert set(info["services"]) == {"overlay", "asr", "translation", "vision", "assistant", "commerce", "payments"}
     for service in info["services"].values():
         assert httpx.get(service["health_url"]).status_code == 200
         assert "sightline_service_ready" in httpx.get(service["metrics_url"]).text
@@ -129,6 +131,20 @@ def test_up_then_glasses_prints_the_update_then_everything_stops(stack, taken_po
     assert update["panel"]["text"]["lines"] == ["hello"]
     metrics = httpx.get(info["services"]["overlay"]["metrics_url"]).text
     assert 'sightline_events_handled_total{handler="device_input",outcome="ok",service="overlay"} 1.0' in metrics
+
+    # The assistant's notification ingress, where stack.json says, takes the local key (0600) and no other.
+    key_file = Path(info["notify_key_file"])
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    push = f"{info['notify_url']}/v1/devices/a/notifications"
+    body = {"title": "Parcel", "body": "delivered at the door", "priority": "normal"}
+    assert httpx.post(push, json=body).status_code == 401
+    assert httpx.post(push, json=body, headers={"authorization": "Bearer not-the-key"}).status_code == 401
+    pushed = httpx.post(push, json=body, headers={"authorization": f"Bearer {key_file.read_text().strip()}"}, timeout=10)
+    assert pushed.status_code == 200, pushed.text
+    assert pushed.json()["delivery"] in ("shown", "held"), pushed.text
+    with grpc.insecure_channel(info["notify_grpc_target"]) as channel:
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
 
     # A photo of a café front (the demo's): its signs come back as English labels over them.
     photo = _photo_labels(state)
