@@ -136,7 +136,9 @@ def test_shutdown_outlasts_graceful_timeout(render, target: str, service: str) -
     _, pod, container = container_of(docs, service)
     env = effective_env(docs, container)
     graceful = float(env.get("SIGHTLINE_GRACEFUL_TIMEOUT_S", settings_class(service).model_fields["graceful_timeout_s"].default))
-    assert pod["terminationGracePeriodSeconds"] > graceful
+    # A preStop sleep (the assistant's ingress takes Service traffic) comes before SIGTERM and the drain.
+    pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
 
 
 @pytest.mark.parametrize(("target", "service"), CASES)
