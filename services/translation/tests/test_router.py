@@ -1,5 +1,8 @@
 """Routes from settings and the router's fallback and cache, with the real
-local engines and the chat-completions stand-in as the preferred engine."""
+local engines and a real small model (SmolLM2-135M on llama.cpp, behind the
+fault-injecting `llm_proxy`) as the preferred engine."""
+
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -8,7 +11,6 @@ from sightline_translation.metrics import TranslationMetrics
 from sightline_translation.router import TranslationFailed, UnsupportedPair
 from sightline_translation.routing import RouteError, build_router, parse_routes
 from sightline_translation.settings import TranslationSettings
-from sightline_translation.testing import ChatCompletionsStandIn
 
 ZH_EN = Pair("zh", "en")
 EN_ES = Pair("en", "es")
@@ -64,24 +66,23 @@ def test_without_an_llm_url_the_llm_is_dropped_from_routes():
         build_router(TranslationSettings(translation_routes="en-fr=apertium"), _metrics())
 
 
-@pytest.fixture
-def stand_in():
-    with ChatCompletionsStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-async def router(stand_in):
+async def _router(llm_url: str, model: str, timeout_s: float = 30.0):
     settings = TranslationSettings(
         translation_routes="zh-en=openai-compatible>cedict,en-es=apertium",
-        translation_llm_url=stand_in.url,
-        translation_llm_timeout_s=0.5,
+        translation_llm_url=llm_url,
+        translation_llm_model=model,
+        translation_llm_timeout_s=timeout_s,
         translation_llm_failure_threshold=100,
     )
-    metrics = _metrics()
-    r = build_router(settings, metrics)
+    r = build_router(settings, _metrics())
     await r.start()
     assert r.ready()
+    return r
+
+
+@pytest.fixture
+async def router(llm_proxy, llm_server):
+    r = await _router(llm_proxy.url, llm_server.model)
     yield r
     await r.close()
 
@@ -90,30 +91,51 @@ def _sample(router, name, labels):
     return router.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
-async def test_the_preferred_engine_answers_and_is_cached(router, stand_in):
+async def test_the_preferred_engine_answers_and_is_cached(router, llm_proxy):
     first = await router.translate(["小心地滑"], ZH_EN)
-    assert (first.texts, first.engine, first.fallback_used) == (["Caution: wet floor"], "openai-compatible", False)
+    assert (first.engine, first.fallback_used) == ("openai-compatible", False)
+    [exchange] = llm_proxy.chat_exchanges
+    assert first.texts == [exchange.model_content.strip()], "the model's own answer"
     again = await router.translate(["小心地滑"], ZH_EN)
     assert again.texts == first.texts
     assert again.engine == "openai-compatible"
-    assert len(stand_in.requests) == 1, "the second answer came from the cache"
+    assert len(llm_proxy.chat_exchanges) == 1, "the second answer came from the cache"
     assert _sample(router, "sightline_translation_cache_total", {"result": "hit"}) == 1
 
 
-@pytest.mark.parametrize("mode", ["error500", "slow", "garbage", "drop_placeholders"])
-async def test_a_failing_llm_falls_back_to_the_local_engine(router, stand_in, mode):
-    stand_in.mode, stand_in.delay_s = mode, 3.0
-    result = await router.translate(["出口⟦0⟧"], ZH_EN)
+def _fell_back(router, result) -> None:
     assert result.engine == "cedict"
     assert result.fallback_used is True
     assert result.texts == ["Exit ⟦0⟧"]
     assert _sample(router, "sightline_translation_fallbacks_total", {"engine": "openai-compatible", "fallback": "cedict"}) == 1
     assert _sample(router, "sightline_translation_translations_total", {"engine": "cedict", "kind": "final", "outcome": "fallback"}) == 1
+
+
+REASONS = {"status_500": "error", "garbage": "garbage", "drop_placeholders": "garbage"}
+
+
+@pytest.mark.parametrize("mode", ["status_500", "garbage", "drop_placeholders"])
+async def test_a_failing_llm_falls_back_to_the_local_engine(router, llm_proxy, mode):
+    llm_proxy.mode = mode
+    _fell_back(router, await router.translate(["出口⟦0⟧"], ZH_EN))
+    assert _sample(router, "sightline_translation_engine_failures_total", {"engine": "openai-compatible", "reason": REASONS[mode]}) == 1
     # A fallback answer is not cached: once the LLM is back, it answers again.
-    stand_in.mode = "ok"
+    llm_proxy.mode = "pass"
     back = await router.translate(["出口⟦0⟧"], ZH_EN)
     assert back.engine == "openai-compatible"
     assert not back.fallback_used
+    assert "⟦0⟧" in back.texts[0], "the real model kept the placeholder"
+
+
+async def test_a_slow_llm_costs_its_timeout_then_the_local_engine_answers(llm_proxy, llm_server):
+    llm_proxy.mode, llm_proxy.delay_s = "delay", 5.0
+    router = await _router(llm_proxy.url, llm_server.model, timeout_s=0.5)
+    started = time.perf_counter()
+    result = await router.translate(["出口⟦0⟧"], ZH_EN)
+    assert time.perf_counter() - started < 1.5
+    _fell_back(router, result)
+    assert _sample(router, "sightline_translation_engine_failures_total", {"engine": "openai-compatible", "reason": "timeout"}) == 1
+    await router.close()
 
 
 async def test_an_unrouted_pair_is_refused_with_the_routes_it_has(router):
@@ -121,11 +143,11 @@ async def test_an_unrouted_pair_is_refused_with_the_routes_it_has(router):
         await router.translate(["hello"], Pair("en", "fr"))
 
 
-async def test_when_every_engine_fails_the_router_says_so(stand_in):
-    settings = TranslationSettings(translation_routes="zh-en=openai-compatible", translation_llm_url=stand_in.url)
+async def test_when_every_engine_fails_the_router_says_so(llm_proxy):
+    settings = TranslationSettings(translation_routes="zh-en=openai-compatible", translation_llm_url=llm_proxy.url)
     router = build_router(settings, _metrics())
     await router.start()
-    stand_in.mode = "error500"
+    llm_proxy.mode = "status_500"
     with pytest.raises(TranslationFailed, match=r"every engine for zh-en failed: openai-compatible: .*HTTP 500"):
         await router.translate(["小心地滑"], ZH_EN)
     await router.close()

@@ -15,18 +15,14 @@ header; it is never logged or put into an error message.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 from collections.abc import Iterable, Sequence
 
-import httpx
 from pydantic import SecretStr
+from sightline_runtime.chat import ChatClient, ChatEndpoint, ChatError, ChatMalformed, ChatTimeout
 
 from sightline_translation.engines import PLACEHOLDER, Engine, EngineError, EngineGarbage, EngineTimeout, EngineUnavailable, Lane
 from sightline_translation.languages import Pair, language_name
-
-_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 SYSTEM_PROMPT = (
     "You are a translation engine for live captions. Translate the user's text from {source} to {target}. "
@@ -75,68 +71,55 @@ class OpenAICompatibleEngine(Engine):
         failure_threshold: int = 3,
         cooldown_s: float = 15.0,
         max_concurrency: int = 8,
+        seed: int | None = None,
     ) -> None:
         super().__init__(pairs)
-        self.endpoint = url.rstrip("/") + "/chat/completions"
+        self.chat = ChatClient(ChatEndpoint(url=url, model=model, api_key=api_key, timeout_s=timeout_s), max_concurrency=max_concurrency)
+        self.endpoint = self.chat.endpoint.completions_url
         self.model = model
-        self._api_key = api_key
         self.timeout_s = timeout_s
+        # A fixed seed makes a sampling endpoint repeatable (tests, benchmarks).
+        self.seed = seed
         self.breaker = CircuitBreaker(failure_threshold, cooldown_s)
-        self._concurrency = asyncio.Semaphore(max_concurrency)
-        self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        headers = {"content-type": "application/json"}
-        if self._api_key.get_secret_value():
-            headers["authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-        # No start-up probe: the endpoint being down must not stop the
-        # service, the local fallback covers it.
-        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s))
+        await self.chat.start()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.chat.close()
 
     def healthy(self) -> bool:
-        return self._client is not None
+        return self.chat.started
 
-    def request_body(self, text: str, pair: Pair) -> dict[str, object]:
-        return {
-            "model": self.model,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT.format(source=language_name(pair.source), target=language_name(pair.target))},
-                {"role": "user", "content": text},
-            ],
-            "temperature": 0,
-            "max_tokens": max(64, 4 * len(text)),
-            "stream": False,
-        }
+    def messages(self, text: str, pair: Pair) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": SYSTEM_PROMPT.format(source=language_name(pair.source), target=language_name(pair.target))},
+            {"role": "user", "content": text},
+        ]
 
     async def _one(self, text: str, pair: Pair) -> str:
-        assert self._client is not None
         if not text.strip():
             return ""
-        async with self._concurrency:
-            response = await self._client.post(self.endpoint, json=self.request_body(text, pair))
-        if response.status_code != 200:
-            raise EngineError(f"{self.endpoint} answered HTTP {response.status_code}")
-        return _content(response.content, source=text)
+        try:
+            reply = await self.chat.complete(self.messages(text, pair), max_tokens=max(64, 4 * len(text)), seed=self.seed)
+        except ChatMalformed as err:
+            raise EngineGarbage(str(err)) from None
+        return _translation(reply.text, source=text)
 
     async def translate(self, texts: Sequence[str], pair: Pair, *, lane: Lane = Lane.FINAL) -> list[str]:
-        if self._client is None:
+        if not self.chat.started:
             raise EngineError("openai-compatible engine is not started")
         if not self.breaker.allow():
             raise EngineUnavailable(f"{self.endpoint} failed {self.breaker.failures} times in a row; pausing it")
         try:
             async with asyncio.timeout(self.timeout_s):
                 results = await asyncio.gather(*(self._one(t, pair) for t in texts))
-        except (TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, ChatTimeout):
             self.breaker.record(ok=False)
             raise EngineTimeout(f"{self.endpoint} took over {self.timeout_s:g}s") from None
-        except httpx.HTTPError as err:
+        except ChatError as err:
             self.breaker.record(ok=False)
-            raise EngineError(f"{self.endpoint} unreachable: {type(err).__name__}") from None
+            raise EngineError(str(err)) from None
         except EngineError:
             self.breaker.record(ok=False)
             raise
@@ -144,16 +127,9 @@ class OpenAICompatibleEngine(Engine):
         return list(results)
 
 
-def _content(body: bytes, *, source: str) -> str:
-    """The translation in a chat-completions response, or EngineGarbage."""
-    try:
-        payload = json.loads(body)
-        content = payload["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as err:
-        raise EngineGarbage(f"not a chat-completions response ({type(err).__name__})") from None
-    if not isinstance(content, str):
-        raise EngineGarbage("message content is not text")
-    text = _THINKING.sub("", content).strip().strip('"“”').strip()
+def _translation(answer: str, *, source: str) -> str:
+    """The model's answer as a translation of `source`, or EngineGarbage."""
+    text = answer.strip('"“”').strip()
     if not text:
         raise EngineGarbage("empty translation")
     # A translation is not ten times its source: that is a model rambling.
