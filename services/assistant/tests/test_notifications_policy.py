@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from types import SimpleNamespace
 
 import pytest
 from sightline_assistant.domain.notifications import (
@@ -24,6 +25,7 @@ from sightline_assistant.domain.notifications import (
     delivery_for,
     validate,
 )
+from sightline_assistant.notifications import NotificationConfig
 
 LIMITS = NotificationLimits()
 QUIET = DeviceContext()
@@ -161,3 +163,10 @@ def test_limits_that_admit_nothing_are_refused() -> None:
         NotificationLimits(source_per_s=0)
     with pytest.raises(ValueError, match="at least 1"):
         NotificationLimits(body_max_chars=0)
+
+
+def test_the_config_reads_the_services_notify_settings() -> None:
+    settings = SimpleNamespace(notify_http_port=8090, notify_grpc_port=50062, notify_body_max_chars=500, notify_source_burst=3.0)
+    config = NotificationConfig.from_settings(settings)
+    assert (config.http_port, config.grpc_port, config.host, config.max_request_bytes) == (8090, 50062, "0.0.0.0", 64 * 1024)
+    assert config.limits == NotificationLimits(body_max_chars=500, source_burst=3.0)

@@ -33,10 +33,12 @@ from sightline.v1.assistant_pb2 import (
     PushNotificationRequest,
     ReplyKind,
 )
+from sightline.v1.device_pb2 import DeviceRecord
 from sightline_assistant.domain.notifications import NotificationLimits
 from sightline_assistant.notifications import NotificationConfig, NotificationIntake
 from sightline_assistant.notify_grpc import SERVICE_NAME
 from sightline_assistant.notify_ingress import NotificationIngress
+from sightline_assistant.state import DeviceState, MemoryState
 from sightline_cli.commands.notify import notify
 from sightline_runtime.api_keys import ALL_DEVICES, ApiKeys, key_digest
 from sightline_runtime.devices import DeviceRegistry
@@ -58,6 +60,8 @@ class Ingress:
     cards: Subscription
     registry: DeviceRegistry
     publisher: Client
+    intake: NotificationIntake
+    state: DeviceState
 
     async def push(self, device: str, key: str | None = PHONE_KEY, **fields: object) -> httpx.Response:
         headers = {"authorization": f"Bearer {key}"} if key is not None else {}
@@ -95,7 +99,15 @@ async def ingress(nats_url: str) -> AsyncIterator[Ingress]:
     await registry.start()
     for device in ("dev-1", "dev-2", "dev-quiet", "dev-gone"):
         await registry.add(device)
-    await registry.update("dev-quiet", lambda record: setattr(record, "do_not_disturb", True) or True)
+    # The registry outlives a test (one server per module): each test starts from the same records.
+    for device in ("dev-1", "dev-2", "dev-quiet"):
+
+        def reset(record: DeviceRecord, device: str = device) -> bool:
+            record.do_not_disturb = device == "dev-quiet"
+            record.privacy.enabled = False
+            return True
+
+        await registry.update(device, reset)
     await registry.revoke("dev-gone")
     notifications = await nc.subscribe("assistant.notification.*")
     cards = await nc.subscribe("assistant.reply.*")
@@ -108,7 +120,8 @@ async def ingress(nats_url: str) -> AsyncIterator[Ingress]:
     async def show(card: AssistantReply) -> None:
         await publisher.publish(f"assistant.reply.{card.meta.device_id}", card.SerializeToString())
 
-    intake = NotificationIntake.create(CONFIG, lookup=registry.lookup, publish=publish, show=show)
+    state = DeviceState(MemoryState())
+    intake = NotificationIntake.create(CONFIG, lookup=registry.lookup, publish=publish, show=show, navigating=state.navigating)
     keys = ApiKeys(
         {
             key_digest(PHONE_KEY): {"name": "phone-companion", "devices": ["dev-1", "dev-quiet", "dev-gone", "ghost"]},
@@ -122,7 +135,15 @@ async def ingress(nats_url: str) -> AsyncIterator[Ingress]:
             grpc.aio.insecure_channel(f"127.0.0.1:{running.grpc_port}") as channel,
         ):
             yield Ingress(
-                http, assistant_pb2_grpc.NotificationIngressServiceStub(channel), channel, notifications, cards, registry, publisher
+                http,
+                assistant_pb2_grpc.NotificationIngressServiceStub(channel),
+                channel,
+                notifications,
+                cards,
+                registry,
+                publisher,
+                intake,
+                state,
             )
     finally:
         await running.stop()
@@ -276,6 +297,28 @@ async def test_do_not_disturb_holds_normal_ones_and_lets_urgent_through(ingress:
     # Only the urgent one became a card.
     card = await ingress.next_card()
     assert (card.title, card.urgent) == ("Front door open", True)
+
+
+async def test_privacy_mode_and_navigation_hold_too_and_held_ones_stay_unread(ingress: Ingress) -> None:
+    await ingress.state.set_navigating("dev-1", "Central Station")
+    assert (await ingress.push("dev-1", title="Newsletter", priority="low")).json()["delivery"] == "held"
+    assert (await ingress.push("dev-1", title="Turn back", priority="urgent")).json()["delivery"] == "shown"
+    await ingress.state.set_navigating("dev-1", None)
+
+    def private(record: DeviceRecord) -> bool:
+        record.privacy.enabled = True
+        return True
+
+    await ingress.registry.update("dev-1", private)
+    assert (await ingress.push("dev-1", title="Chat message")).json()["delivery"] == "held"
+    assert [(n.title, n.delivery) for n in ingress.intake.take_unread("dev-1")] == [
+        ("Newsletter", NotificationDelivery.NOTIFICATION_DELIVERY_HELD),
+        ("Turn back", NotificationDelivery.NOTIFICATION_DELIVERY_SHOWN),
+        ("Chat message", NotificationDelivery.NOTIFICATION_DELIVERY_HELD),
+    ]
+    assert ingress.intake.unread_count("dev-1") == 0
+    # Only the urgent one became a card.
+    assert (await ingress.next_card()).title == "Turn back"
 
 
 async def test_with_the_bus_away_a_push_is_503_and_its_retry_is_not_a_duplicate(ingress: Ingress, nats_url: str) -> None:

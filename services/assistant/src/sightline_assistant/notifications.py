@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats.errors
 from sightline.v1.assistant_pb2 import (
@@ -42,6 +43,7 @@ from sightline_assistant.domain.notifications import (
     NotificationPolicy,
     NotificationTooLarge,
     RateLimited,
+    Unread,
     validate,
 )
 
@@ -52,6 +54,7 @@ PRODUCER = "assistant"
 DeviceLookup = Callable[[str], Awaitable[DeviceRecord | None]]
 Publish = Callable[[Notification], Awaitable[None]]
 Show = Callable[[AssistantReply], Awaitable[None]]
+Navigating = Callable[[str], Awaitable[bool]]
 Deliver = Callable[[str, str, PushNotificationRequest], Awaitable[PushNotificationResponse]]
 
 
@@ -69,6 +72,19 @@ class NotificationConfig:
     # How long a shown card stays on the HUD; 0 = overlay's default.
     card_ttl_ms: int = 8000
     limits: NotificationLimits = field(default_factory=NotificationLimits)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> NotificationConfig:
+        """From the service's settings fields notify_* (SIGHTLINE_NOTIFY_*); a field it lacks keeps its default."""
+        own = {
+            name: getattr(settings, f"notify_{name}", None)
+            for name in ("http_port", "grpc_port", "host", "max_request_bytes", "card_ttl_ms")
+        }
+        limits = {name: getattr(settings, f"notify_{name}", None) for name in NotificationLimits.__dataclass_fields__}
+        return cls(
+            **{name: value for name, value in own.items() if value is not None},
+            limits=NotificationLimits(**{name: value for name, value in limits.items() if value is not None}),
+        )
 
 
 class NotificationRefused(Exception):
@@ -95,11 +111,11 @@ class NotificationIntake:
         lookup: DeviceLookup,
         publish: Publish,
         show: Show | None = None,
-        navigating: Callable[[str], bool] = lambda device_id: False,
+        navigating: Navigating | None = None,
         card_ttl_ms: int = 0,
     ) -> None:
         """`lookup`: the device registry's; `navigating(device_id)`: whether
-        turn-by-turn guidance is on (the handlers know, from the navigation commands)."""
+        turn-by-turn guidance is on (DeviceState.navigating); None: never."""
         self.policy = policy
         self._lookup = lookup
         self._publish = publish
@@ -125,9 +141,8 @@ class NotificationIntake:
         record = await self._lookup(device_id)
         if not is_active(record):
             raise NotificationRefused(NotificationRefused.UNKNOWN_DEVICE, f"no active device {device_id}")
-        context = DeviceContext(
-            do_not_disturb=record.do_not_disturb, privacy_mode=record.privacy.enabled, navigating=self._navigating(device_id)
-        )
+        navigating = await self._navigating(device_id) if self._navigating is not None else False
+        context = DeviceContext(do_not_disturb=record.do_not_disturb, privacy_mode=record.privacy.enabled, navigating=navigating)
         try:
             decision = self.policy.decide(device_id, source, incoming, context)
         except RateLimited as exc:
@@ -161,6 +176,18 @@ class NotificationIntake:
             extra={"device_id": device_id, "source": source, "notification_id": decision.notification_id},
         )
         return response
+
+    # --- the unread list, for "read my notifications" and the briefing ---
+    def unread_count(self, device_id: str) -> int:
+        return len(self.policy.unread(device_id))
+
+    def unread(self, device_id: str) -> list[Unread]:
+        """Oldest first, shown and held ones (`delivery` says which)."""
+        return self.policy.unread(device_id)
+
+    def take_unread(self, device_id: str) -> list[Unread]:
+        """The unread ones, oldest first, now marked read."""
+        return self.policy.mark_read(device_id)
 
     def card(self, notification: Notification) -> AssistantReply:
         """The HUD card of a shown notification."""
