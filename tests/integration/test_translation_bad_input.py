@@ -17,7 +17,7 @@ from sightline_runtime.consumer import DLQ_REASON
 from sightline_runtime.events import event_headers
 from sightline_translation.app import create_service
 from sightline_translation.settings import TranslationSettings
-from sightline_translation.testing import ChatCompletionsStandIn, TranslationTap, publish_transcript, transcript
+from sightline_translation.testing import TranslationTap, publish_transcript, transcript
 
 
 async def _read(js, stream, subject, *, count, timeout_s=5.0):
@@ -149,29 +149,29 @@ async def test_killed_apertium_processes_are_restarted_under_a_running_service(t
 
 
 async def test_when_every_engine_fails_the_final_is_retried_then_dead_lettered(
-    nats_server, owner_streams, run_service, http_port, nc, registry
+    nats_server, owner_streams, run_service, http_port, nc, registry, llm_proxy
 ):
-    with ChatCompletionsStandIn(mode="error500") as llm:
-        settings = TranslationSettings(
-            nats_url=nats_server.url,
-            http_port=http_port,
-            http_host="127.0.0.1",
-            translation_routes="zh-en=openai-compatible",  # no local fallback on purpose
-            translation_llm_url=llm.url,
-            translation_llm_failure_threshold=100,
-            max_deliver=2,
-        )
-        service = await run_service(create_service(settings), timeout_s=60)
-        await registry.add("alpha")
-        js = nc.jetstream()
-        event = transcript("alpha", "小心地滑", final=True, language="zh", target_language="en")
-        await js.publish("asr.final.alpha", event.SerializeToString(), headers=event_headers(event), stream=ASR.name)
-        [dead] = await _read(js, "DEAD_LETTERS", "dlq.translation.asr_final", count=1, timeout_s=10)
-        [error_msg] = await _read(js, "ERRORS", "errors.translation.alpha", count=1)
+    llm_proxy.mode = "status_500"  # the real model server in front of which the proxy fails every call
+    settings = TranslationSettings(
+        nats_url=nats_server.url,
+        http_port=http_port,
+        http_host="127.0.0.1",
+        translation_routes="zh-en=openai-compatible",  # no local fallback on purpose
+        translation_llm_url=llm_proxy.url,
+        translation_llm_failure_threshold=100,
+        max_deliver=2,
+    )
+    service = await run_service(create_service(settings), timeout_s=60)
+    await registry.add("alpha")
+    js = nc.jetstream()
+    event = transcript("alpha", "小心地滑", final=True, language="zh", target_language="en")
+    await js.publish("asr.final.alpha", event.SerializeToString(), headers=event_headers(event), stream=ASR.name)
+    [dead] = await _read(js, "DEAD_LETTERS", "dlq.translation.asr_final", count=1, timeout_s=10)
+    [error_msg] = await _read(js, "ERRORS", "errors.translation.alpha", count=1)
     error = ErrorEvent.FromString(error_msg.data)
     assert error.code == ErrorCode.ERROR_CODE_INTERNAL
     assert "TranslationFailed: every engine for zh-en failed: openai-compatible" in error.message
     assert error.delivery_attempt == 2
     assert dead.data == event.SerializeToString()
-    assert len(llm.requests) == 2, "one request per delivery attempt"
+    assert len(llm_proxy.chat_exchanges) == 2, "one request per delivery attempt"
     assert _count(service, "sightline_translation_translations_total", {"engine": "none", "kind": "final", "outcome": "failed"}) == 2

@@ -2,7 +2,6 @@
 and for the LLM adapter alike, and is managed with `sightline glossary`."""
 
 import asyncio
-import json
 
 import pytest
 from sightline.v1.translation_pb2 import TranslateRequest
@@ -11,7 +10,7 @@ from sightline_translation.app import create_service
 from sightline_translation.glossary import Glossary
 from sightline_translation.rpc import request_translation
 from sightline_translation.settings import TranslationSettings
-from sightline_translation.testing import ChatCompletionsStandIn, TranslationTap, publish_transcript, transcript
+from sightline_translation.testing import TranslationTap, publish_transcript, transcript
 from typer.testing import CliRunner
 
 
@@ -53,30 +52,36 @@ async def test_a_glossary_term_overrides_apertium_for_that_device_only(translati
 
 
 async def test_a_glossary_term_never_reaches_the_llm_and_survives_its_fallback(
-    nats_server, owner_streams, run_service, http_port, nc, registry
+    nats_server, owner_streams, run_service, http_port, nc, registry, llm_proxy, llm_server
 ):
-    with ChatCompletionsStandIn() as llm:
-        settings = TranslationSettings(
-            nats_url=nats_server.url,
-            http_port=http_port,
-            http_host="127.0.0.1",
-            translation_routes="zh-en=openai-compatible>cedict",
-            translation_llm_url=llm.url,
-            translation_llm_timeout_s=1.0,
-        )
-        await run_service(create_service(settings), timeout_s=60)
-        await registry.add("alpha", target_language="en")
-        await Glossary(nc.jetstream()).add("alpha", "zh", "en", "小心地滑", "Caution: slippery floor")
-        await _until_translated(nc, "alpha", "zh", "en", "出口小心地滑", "slippery")
-        async with TranslationTap(nc, "alpha") as tap:
-            await publish_transcript(nc, transcript("alpha", "前方小心地滑", final=True, language="zh"))
-            by_llm = await tap.final()
-            llm.mode = "drop_placeholders"  # an LLM that loses the term is not trusted
-            await publish_transcript(nc, transcript("alpha", "楼梯小心地滑", utterance_id="u2", final=True, language="zh"))
-            by_fallback = await tap.final()
+    """With a real small model behind the fault-injecting proxy: the model
+    sees a placeholder, the term comes back in its answer; an answer that
+    loses the placeholder is not trusted and the local engine answers."""
+    settings = TranslationSettings(
+        nats_url=nats_server.url,
+        http_port=http_port,
+        http_host="127.0.0.1",
+        translation_routes="zh-en=openai-compatible>cedict",
+        translation_llm_url=llm_proxy.url,
+        translation_llm_model=llm_server.model,
+        translation_llm_timeout_s=30.0,  # a real model on a loaded 2-core machine
+    )
+    await run_service(create_service(settings), timeout_s=60)
+    await registry.add("alpha", target_language="en")
+    await Glossary(nc.jetstream()).add("alpha", "zh", "en", "小心地滑", "Caution: slippery floor")
+    await _until_translated(nc, "alpha", "zh", "en", "出口小心地滑", "slippery", timeout_s=60)
+    async with TranslationTap(nc, "alpha") as tap:
+        await publish_transcript(nc, transcript("alpha", "前方小心地滑", final=True, language="zh"))
+        by_llm = await tap.final(timeout_s=40)
+        [asked] = [e for e in llm_proxy.chat_exchanges if e.user_text == "前方⟦0⟧"]
+        llm_proxy.mode = "drop_placeholders"  # an LLM that loses the term is not trusted
+        await publish_transcript(nc, transcript("alpha", "楼梯小心地滑", utterance_id="u2", final=True, language="zh"))
+        by_fallback = await tap.final(timeout_s=40)
     assert by_llm.engine == "openai-compatible"
-    assert by_llm.text == "(stand-in) 前方Caution: slippery floor"
-    sent = [json.loads(r["body"])["messages"][-1]["content"] for r in llm.requests]
+    assert "⟦0⟧" in asked.model_content, "the real model copied the placeholder"
+    assert by_llm.text == asked.model_content.strip().strip('"“”').strip().replace("⟦0⟧", "Caution: slippery floor")
+    assert list(by_llm.glossary_terms) == ["小心地滑"]
+    sent = [e.user_text for e in llm_proxy.chat_exchanges]
     assert "前方⟦0⟧" in sent, "the LLM saw a placeholder, not the term"
     assert not any("小心地滑" in text for text in sent)
     assert (by_fallback.engine, by_fallback.fallback_used) == ("cedict", True)
