@@ -40,7 +40,7 @@ def ingress_url(url: str | None, state_dir: Path) -> str:
     """--url, else SIGHTLINE_NOTIFY_URL, else the local stack's ingress."""
     found = url or os.environ.get("SIGHTLINE_NOTIFY_URL", "")
     if not found and (stack := _local_stack(state_dir)) is not None:
-        found = getattr(stack, "notify_url", "")
+        found = stack.notify_url
     if not found:
         raise fail("no notification ingress: pass --url (or set SIGHTLINE_NOTIFY_URL), or start the local stack with `sightline up`", 2)
     return found.rstrip("/")
@@ -52,7 +52,7 @@ def ingress_key(key_file: Path | None, state_dir: Path) -> str:
         if key := os.environ.get("SIGHTLINE_NOTIFY_KEY", "").strip():
             return key
         stack = _local_stack(state_dir)
-        recorded = getattr(stack, "notify_key_file", "") if stack is not None else ""
+        recorded = stack.notify_key_file if stack is not None else ""
         if not recorded:
             raise fail("no API key: pass --key-file or set SIGHTLINE_NOTIFY_KEY", 2)
         key_file = Path(recorded)
