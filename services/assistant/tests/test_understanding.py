@@ -125,6 +125,14 @@ def test_reminder_without_a_time_is_incomplete(understander: Understander) -> No
     assert result.reason == "when?"
 
 
+@pytest.mark.parametrize(("text", "language"), [("navigate", "en"), ("start navigation", "en"), ("导航", "zh"), ("打开导航", "zh")])
+def test_navigation_without_a_destination_is_incomplete(understander: Understander, text: str, language: str) -> None:
+    result = understand(understander, text, language)
+    assert result.status is Status.INCOMPLETE
+    assert result.intent == pb.INTENT_KIND_NAVIGATE
+    assert result.reason == "where to?"
+
+
 def test_negation_turns_start_into_stop(understander: Understander) -> None:
     result = understand(understander, "okay we are finished with the meeting so the notes can end")
     assert result.intent == pb.INTENT_KIND_STOP_MEETING_NOTES

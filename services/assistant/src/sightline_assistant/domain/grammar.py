@@ -177,6 +177,8 @@ EN_RULES: list[tuple[str, SlotFn]] = [
         _navigate,
     ),
     (r"navigate (?P<destination>.+)", _navigate),
+    # No destination: the Understander answers INCOMPLETE ("where to?").
+    (r"(?:start )?(?:navigate|navigation|navigating)|give me directions|directions", _plain(pb.INTENT_KIND_NAVIGATE)),
     # reminders
     (
         r".*\b(?:remind me|set (?:a |up a )?reminder|create (?:a )?reminder|add (?:a )?reminder|make (?:a )?reminder)\b.*",
@@ -252,6 +254,7 @@ ZH_RULES: list[tuple[str, SlotFn]] = [
     (r"(?:我要|我想)?去(?P<destination>.+?)(?:怎么走|的路)", _navigate),
     (r"怎么(?:去|走到|到)(?P<destination>.+)", _navigate),
     (r"导航(?P<destination>.+)", _navigate),
+    (r"(?:开始|打开|启动)?导航", _plain(pb.INTENT_KIND_NAVIGATE)),
     (r".*(?:提醒我|设置?(?:一个)?提醒|提醒).*", _reminder),
     (
         r"(?:开始|开启|打开|启动)(?:做|记录)?会议(?:记录|纪要|笔记)|(?:开始)?记录(?:这个|这次)?会议(?:内容)?|开始(?:记|做)(?:会议)?纪要",
