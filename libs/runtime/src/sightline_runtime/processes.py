@@ -8,6 +8,9 @@ import socket
 import sys
 
 _PR_SET_PDEATHSIG = 1
+# Loaded here, in the parent: dlopen in a forked child of a threaded process
+# (gRPC's pollers, torch's pool) can find the loader's lock held and abort.
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,6 +33,5 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 def die_with_parent() -> None:
     """preexec_fn: the kernel sends SIGTERM to the child when its parent dies,
     so a killed supervisor or test run leaves no orphan servers (Linux only)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
