@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from sightline_cli.commands import bus, certs, devices, glasses, glossary, k8s, photos, stack
+from sightline_cli.commands import bus, certs, devices, glasses, glossary, k8s, notify, photos, stack
 
 app = typer.Typer(help="Sightline — the open backend for AI glasses.", no_args_is_help=True, add_completion=False)
 app.command()(stack.up)
 app.command()(stack.status)
 app.command()(glasses.glasses)
+app.command()(notify.notify)
 app.add_typer(devices.app, name="devices")
 app.add_typer(glossary.app, name="glossary")
 app.add_typer(photos.app, name="photos")

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from sightline_runtime.api_keys import NamedApiKeys
 from sightline_runtime.settings import ServiceSettings
 
 
 class AssistantSettings(ServiceSettings):
+    # hide_input_in_errors: a raw API key set by mistake where its digest belongs is not echoed.
+    model_config = SettingsConfigDict(env_prefix="SIGHTLINE_", extra="ignore", frozen=True, hide_input_in_errors=True)
+
     # --- when speech is a command ---
     # A final that starts with one of these is a command (case, spaces and punctuation don't matter).
     wake_phrases: tuple[str, ...] = ("hey sightline", "ok sightline", "你好 sightline", "嘿 sightline")
@@ -56,6 +61,21 @@ class AssistantSettings(ServiceSettings):
     what_is_this_recent_s: float = Field(default=20.0, gt=0)
     # How long to wait for the photo the glasses were asked to take.
     what_is_this_wait_s: float = Field(default=15.0, gt=0)
+
+    # --- the notification ingress (notify_http / notify_grpc); 0 = off ---
+    notify_http_port: int = Field(default=0, ge=0, le=65535)
+    notify_grpc_port: int = Field(default=0, ge=0, le=65535)
+    # SHA-256 hex of each key -> {"name": integration (the notification's source), "devices": [...] or "*"}.
+    notify_api_keys: NamedApiKeys = Field(default_factory=dict)
+    notify_max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    notify_card_ttl_ms: int = Field(default=8000, ge=0)
+    notify_title_max_chars: int = Field(default=120, ge=1)
+    notify_body_max_chars: int = Field(default=2000, ge=1)
+    notify_dedup_key_max_chars: int = Field(default=128, ge=1)
+    notify_dedup_window_s: float = Field(default=600.0, ge=0)
+    notify_source_per_s: float = Field(default=1.0, gt=0)
+    notify_source_burst: float = Field(default=20.0, ge=1)
+    notify_unread_per_device: int = Field(default=50, ge=1)
 
     def store_url(self) -> str:
         if self.assistant_db_url:
