@@ -9,7 +9,7 @@ from sightline_runtime.service import Resources, Service
 
 from sightline_overlay.bus import SURFACE
 from sightline_overlay.handlers import OverlayHandlers
-from sightline_overlay.metrics import LabelMetrics
+from sightline_overlay.metrics import CardMetrics, LabelMetrics
 from sightline_overlay.recall import StreamRecall
 from sightline_overlay.settings import OverlaySettings
 
@@ -35,6 +35,7 @@ def create_service(settings: OverlaySettings | None = None, **service_options: A
             devices=resources.devices,
             label_metrics=LabelMetrics.register(resources.metrics.registry),
             recall=StreamRecall(resources.js) if resources.js is not None else None,
+            card_metrics=CardMetrics.register(resources.metrics.registry),
         )
         if resources.presence is not None:  # None in memory (TestNatsBroker): no notices there
             # The loop that tells devices when captions come and go, and when translations are late.

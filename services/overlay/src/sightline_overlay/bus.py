@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nats.js.api import DeliverPolicy
 from sightline.v1.asr_pb2 import Transcript
+from sightline.v1.assistant_pb2 import AssistantReply
 from sightline.v1.display_pb2 import DisplayUpdate
 from sightline.v1.input_pb2 import DeviceInput
 from sightline.v1.translation_pb2 import Translation
@@ -20,7 +21,7 @@ SERVICE = "overlay"
 # events instead of replaying a day of finals onto the glasses.
 SURFACE = BusSurface(
     service=SERVICE,
-    description="lays out text, captions, translations and photo labels for each device's HUD",
+    description="lays out text, captions, translations, photo labels and the assistant's cards for each device's HUD",
     subscribes=(
         Subscribe(
             HandlerSpec(
@@ -89,6 +90,20 @@ SURFACE = BusSurface(
                 ),
             ),
             "on_photo_translation",
+        ),
+        # The assistant's replies (its stream ASSISTANT) become the card. NEW: a card is only worth showing now.
+        Subscribe(
+            HandlerSpec(
+                "assistant_reply",
+                AssistantReply,
+                consumer=ConsumerSpec(
+                    "overlay-assistant-replies",
+                    subjects.domain_all("assistant", "reply"),
+                    "overlay: the assistant's replies, drawn as the HUD's card",
+                    deliver_policy=DeliverPolicy.NEW,
+                ),
+            ),
+            "on_assistant_reply",
         ),
     ),
     publishes=(Publish(subjects.DOWN_DISPLAY_ALL, DisplayUpdate, description="display updates, latest wins per HUD region"),),

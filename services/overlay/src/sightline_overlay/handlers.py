@@ -10,6 +10,10 @@ loop (`start`) drives both: it re-asks presence only when presence changed.
 Labels (domain/photo_labels.py): a VisionResult shows its labels at once,
 replacing the device's last photo's; its Translation swaps in the
 translations; a timer per device marks labels still untranslated "late".
+
+Cards (domain/cards.py): the assistant's AssistantReply becomes the
+device's card, latest wins; a reply older than card_max_age_s is not
+shown, except reminders and notifications, which show late with their time.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import OrderedDict
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import CollectorRegistry, Counter
 from sightline.v1.asr_pb2 import Transcript
+from sightline.v1.assistant_pb2 import AssistantReply
 from sightline.v1.device_pb2 import DeviceRecord, HudProfile
 from sightline.v1.display_pb2 import ClearRegion, DisplayUpdate, HudRegion
 from sightline.v1.errors_pb2 import ErrorCode
@@ -39,6 +44,7 @@ from sightline_runtime.publisher import EventPublisher
 
 from sightline_overlay.domain.availability import CAPTIONS_NOTICE_ID, CAPTIONS_UNAVAILABLE, CaptionAvailability, Presence
 from sightline_overlay.domain.captions import CaptionBoard, caption_region, wants_translation
+from sightline_overlay.domain.cards import CardLimits, InvalidReply, kind_name, reply_age_s, reply_card, shown_late, time_label
 from sightline_overlay.domain.hud import region_box
 from sightline_overlay.domain.labels import LabelStyle
 from sightline_overlay.domain.panel import panel_update
@@ -51,7 +57,7 @@ from sightline_overlay.domain.photo_labels import (
     photo_labels,
     taken_ns,
 )
-from sightline_overlay.metrics import LabelMetrics
+from sightline_overlay.metrics import CardMetrics, LabelMetrics
 from sightline_overlay.recall import StreamRecall
 from sightline_overlay.settings import OverlaySettings
 
@@ -70,6 +76,7 @@ class OverlayHandlers:
         devices: DeviceDirectory | None = None,
         label_metrics: LabelMetrics | None = None,
         recall: StreamRecall | None = None,
+        card_metrics: CardMetrics | None = None,
     ) -> None:
         self.publisher = publisher
         self.settings = settings
@@ -119,6 +126,16 @@ class OverlayHandlers:
             max_labels=settings.labels_max_labels,
             gap_px=settings.labels_gap_px,
             text_scale=settings.labels_text_scale,
+        )
+        # --- the assistant's cards ---
+        self.card_metrics = card_metrics or CardMetrics.register(CollectorRegistry())
+        self.card_limits = CardLimits(
+            title_rows=settings.card_title_rows,
+            body_rows=settings.card_body_rows,
+            item_rows=settings.card_item_rows,
+            max_actions=settings.card_max_actions,
+            action_label_cells=settings.card_action_label_cells,
+            max_text_chars=settings.card_max_text_chars,
         )
         # One deadline per device at most (the current photo's), cancelled when it is replaced or translated.
         self._late_timers: dict[str, asyncio.TimerHandle] = {}
@@ -225,6 +242,47 @@ class OverlayHandlers:
         await self._seen(ctx, now)
         if self._board(ctx.device_id).on_translation(event):
             await self._send_captions(ctx.device_id, _hud_of(ctx.device), now, causation_id=ctx.event_id, changed=True)
+
+    async def on_assistant_reply(self, event: AssistantReply, ctx: EventContext) -> None:
+        """The assistant's reply (assistant.reply.*) as the device's card. Too
+        old a reply is history and not shown, except a reminder or notification:
+        those show late, with the time they were for."""
+        now = time.time()
+        kind = kind_name(event.kind)
+        late = shown_late(event, reply_age_s(event, now), self.settings.card_max_age_s)
+        if late is None:
+            self.card_metrics.cards.labels(kind, "stale").inc()
+            return
+        device = ctx.device
+        late_label = time_label(event, now, device.time_zone if device is not None else "") if late else ""
+        try:
+            layout = reply_card(
+                event,
+                _hud_of(device),
+                ttl_ms=self.settings.card_ttl_for(kind, event.ttl_ms),
+                now_s=now,
+                limits=self.card_limits,
+                late_label=late_label,
+            )
+        except InvalidReply as error:
+            self.card_metrics.cards.labels(kind, "rejected").inc()
+            raise EventRejected(ErrorCode.ERROR_CODE_INVALID, str(error), event_id=ctx.event_id, device_id=ctx.device_id) from None
+        if layout.notes or layout.actions_dropped:
+            log.info(
+                "assistant reply shown with changes",
+                extra={
+                    "event_id": ctx.event_id,
+                    "device_id": ctx.device_id,
+                    "notes": list(layout.notes),
+                    "actions_dropped": layout.actions_dropped,
+                },
+            )
+        await self.send(ctx.device_id, layout.update, causation_id=ctx.event_id)
+        self.card_metrics.cards.labels(kind, "late" if late else "shown").inc()
+        if event.speech_ended_at.seconds > 0:
+            latency = time.time() - event.speech_ended_at.ToNanoseconds() / 1e9
+            if latency >= 0:  # a clock ahead of ours says nothing about latency
+                self.card_metrics.speech_to_card.labels(kind).observe(latency)
 
     async def on_vision_result(self, event: VisionResult, ctx: EventContext) -> None:
         """What vision saw in a photo (vision.result.*): its labels, tags and

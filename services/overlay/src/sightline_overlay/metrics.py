@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,32 @@ class LabelMetrics:
                 "Photo translations: applied, early (kept for their result), not_current, recalled (it or its result read from"
                 " its stream); late (deadline passed), dropped (kept too long)",
                 ["outcome"],
+                registry=registry,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class CardMetrics:
+    # Each AssistantReply by its kind and what became of it: shown, late (shown with its time), stale, rejected.
+    cards: Counter
+    # From the end of the wearer's speech (the reply's speech_ended_at) to the card sent to the glasses.
+    speech_to_card: Histogram
+
+    @classmethod
+    def register(cls, registry: CollectorRegistry) -> CardMetrics:
+        return cls(
+            cards=Counter(
+                "sightline_overlay_cards_total",
+                "Assistant replies by reply kind and outcome: shown, late (shown with its time), stale (too old), rejected",
+                ["kind", "outcome"],
+                registry=registry,
+            ),
+            speech_to_card=Histogram(
+                "sightline_overlay_speech_to_card_seconds",
+                "End of the wearer's speech to the assistant's card sent to the glasses",
+                ["kind"],
+                buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
                 registry=registry,
             ),
         )

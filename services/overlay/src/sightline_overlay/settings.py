@@ -63,6 +63,43 @@ class OverlaySettings(ServiceSettings):
     # Label state is kept for this many devices (least recently shown dropped).
     max_label_devices: int = Field(default=10_000, gt=0)
 
+    # --- the assistant's cards (domain/cards.py) ---
+    # How long a card stays when the reply names no ttl, by reply kind ("answer", "suggestion", ...);
+    # kinds not listed get card_ttl_ms.
+    card_ttl_ms: int = Field(default=10_000, gt=0)
+    card_ttl_ms_by_kind: dict[str, int] = Field(
+        default_factory=lambda: {
+            "acknowledged": 4_000,
+            "answer": 15_000,
+            "suggestion": 10_000,
+            "reminder": 30_000,
+            "briefing": 20_000,
+            "notification": 15_000,
+            "schedule": 20_000,
+            "meeting_notes": 30_000,
+            "error": 8_000,
+        }
+    )
+    # A reply's own ttl is held to this (a card must not pin the HUD).
+    card_max_ttl_ms: int = Field(default=300_000, gt=0)
+    # A reply older than this is history, not a card; reminders and notifications show late, with their time.
+    card_max_age_s: float = Field(default=30.0, gt=0)
+    # Rows of the card for the title, body and items (items counting their "+k more" row).
+    card_title_rows: int = Field(default=2, ge=1, le=2)
+    card_body_rows: int = Field(default=4, ge=1)
+    card_item_rows: int = Field(default=6, ge=1)
+    # Actions shown at most, and cells of a button's label.
+    card_max_actions: int = Field(default=3, ge=0, le=4)
+    card_action_label_cells: int = Field(default=14, ge=2)
+    # Characters of a title, body or item kept before wrapping (longer is cut, never refused).
+    card_max_text_chars: int = Field(default=2_000, gt=0)
+
+    def card_ttl_for(self, kind: str, requested_ms: int) -> int:
+        """The reply's own ttl (bounded), else its kind's default."""
+        if requested_ms:
+            return min(requested_ms, self.card_max_ttl_ms)
+        return self.card_ttl_ms_by_kind.get(kind, self.card_ttl_ms)
+
     @property
     def caption_presence_services(self) -> tuple[str, ...]:
         return (self.caption_speech_service, self.caption_translation_service)

@@ -6,6 +6,13 @@ with no extra dependency. Every connection starts with a snapshot of the
 agent's HudState, then live updates; a page that reconnects gets the
 current state, never a replay of what it missed. A slow page is sent only
 the newest pending update per region (latest-wins here too).
+
+The one thing the page sends back: a choice on the card shown
+(POST /actions, {"actionId"}), which becomes a Confirmation DeviceInput
+on the agent's up-link (reference_id = the action id, approved). Only an
+action of the card the HUD holds now is taken, so another web page cannot
+make the glasses confirm anything else; a JSON body from this page's own
+origin only (a cross-site form cannot send one without a preflight).
 """
 
 from __future__ import annotations
@@ -13,16 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from sightline.v1.display_pb2 import DisplayUpdate
+from sightline.v1.display_pb2 import Card, CardKind, DisplayUpdate, HudRegion
+from sightline.v1.input_pb2 import Confirmation, DeviceInput
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -48,6 +57,10 @@ LINK_POLL_S = 0.25
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 1000
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]", "::1"]
+# A body for /actions is an action id and little else.
+MAX_ACTION_BODY = 1024
+# Payment confirmations are confirmed by their own gesture and challenge, not a click on this page.
+UNCLICKABLE_CARDS = frozenset({CardKind.CARD_KIND_PAYMENT_CONFIRMATION})
 
 # No inline script or style, nothing from elsewhere: the page only talks to this server.
 SECURITY_HEADERS = [
@@ -108,6 +121,7 @@ class HudServer:
         link: Callable[[], bool] = lambda: True,
         album: PhotoAlbum | None = None,
         stats: Callable[[], dict[str, int]] | None = None,
+        confirm: Callable[[Confirmation], Awaitable[str]] | None = None,
     ) -> None:
         self.hud = hud
         self.device_id = device_id
@@ -117,6 +131,8 @@ class HudServer:
         self.photos = album or PhotoAlbum()
         # The agent's display queue (pending, dropped), shown on /state for whoever watches memory.
         self.stats = stats
+        # Sends a Confirmation up (returns its event id); None: the page's buttons only say so.
+        self.confirm = confirm
         self._received: dict[int, float] = {}
         self._clients: set[_Client] = set()
         self._closing = asyncio.Event()
@@ -127,7 +143,11 @@ class HudServer:
     @classmethod
     def for_agent(cls, agent: GlassesAgent, **options: Any) -> HudServer:
         """A server showing `agent`'s display: fed by its listeners, its link state polled."""
-        server = cls(agent.hud, device_id=agent.device_id, link=lambda: agent.online, stats=agent.display.stats, **options)
+
+        async def confirm(confirmation: Confirmation) -> str:
+            return await agent.send_input(DeviceInput(meta=agent._meta(), confirmation=confirmation))
+
+        server = cls(agent.hud, device_id=agent.device_id, link=lambda: agent.online, stats=agent.display.stats, confirm=confirm, **options)
         agent.display_listeners.append(server.publish)
         agent.photo_listeners.append(server.photos.add)
         return server
@@ -166,6 +186,7 @@ class HudServer:
             Route("/events", self._events),
             Route("/state", self._state),
             Route("/photos/{photo_id}", self._photo),
+            Route("/actions", self._action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
         ]
         middleware = [Middleware(_SecurityHeaders), Middleware(TrustedHostMiddleware, allowed_hosts=self._allowed_hosts())]
@@ -193,6 +214,48 @@ class HudServer:
         if photo is None:
             return Response("no such photo", status_code=404, media_type="text/plain")
         return Response(photo.data, media_type=photo.content_type)
+
+    async def _action(self, request: Request) -> Response:
+        """The wearer chose an action on the card shown: a Confirmation goes up."""
+        try:
+            action_id, card = await self._chosen(request)
+        except _Refused as refused:
+            log.info("card action refused", extra={"device_id": self.device_id, "status": refused.status, "reason": str(refused)})
+            return JSONResponse({"error": str(refused)}, status_code=refused.status)
+        assert self.confirm is not None  # _chosen refuses without it
+        event_id = await self.confirm(Confirmation(reference_id=action_id, approved=True, challenge=card.challenge))
+        log.info("card action chosen on the HUD page", extra={"device_id": self.device_id, "action_id": action_id, "event_id": event_id})
+        return JSONResponse({"eventId": event_id, "referenceId": action_id}, status_code=202)
+
+    async def _chosen(self, request: Request) -> tuple[str, Card]:
+        """The action id asked for and the card it is on, or _Refused saying why not."""
+        origin = request.headers.get("origin")
+        if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+            raise _Refused(403, "actions come from this page only")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise _Refused(415, "send the action as application/json")
+        body = await request.body()
+        if len(body) > MAX_ACTION_BODY:
+            raise _Refused(413, "an action is an id, not a document")
+        try:
+            action_id = json.loads(body).get("actionId")
+        except (ValueError, AttributeError):
+            action_id = None
+        if not isinstance(action_id, str) or not action_id:
+            raise _Refused(400, 'the body must be {"actionId": "<id of an action on the card>"}')
+        shown = self.hud.regions.get(HudRegion.HUD_REGION_CARD)
+        card = shown.card if shown is not None and shown.WhichOneof("content") == "card" else None
+        if card is not None and shown.ttl_ms:
+            age_s = time.monotonic() - self._received.get(HudRegion.HUD_REGION_CARD, time.monotonic())
+            if age_s * 1000 >= shown.ttl_ms:
+                card = None  # expired: no longer on the display
+        if card is None or action_id not in {action.action_id for action in card.actions}:
+            raise _Refused(409, "no card shown now has that action")
+        if card.kind in UNCLICKABLE_CARDS:
+            raise _Refused(409, "a payment is confirmed with its own gesture, not from this page")
+        if self.confirm is None:
+            raise _Refused(503, "these glasses send no inputs from the page")
+        return action_id, card
 
     async def _events(self, request: Request) -> Response:
         client = _Client()
@@ -276,6 +339,12 @@ class HudServer:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}/"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
 
 
 def _is_wildcard(host: str) -> bool:

@@ -18,7 +18,17 @@ const CARD_KINDS = {
   CARD_KIND_PAYMENT_CONFIRMATION: ["payment", "Confirm payment"],
   CARD_KIND_RECEIPT: ["receipt", "Receipt"],
   CARD_KIND_ERROR: ["error", "Error"],
+  // The assistant's cards.
+  CARD_KIND_ANSWER: ["answer", "Answer"],
+  CARD_KIND_SUGGESTION: ["suggestion", "Did you mean"],
+  CARD_KIND_REMINDER: ["reminder", "Reminder"],
+  CARD_KIND_BRIEFING: ["briefing", "Briefing"],
+  CARD_KIND_NOTIFICATION: ["notification", "Notification"],
 };
+// Cards whose actions are not clicked here: a payment is confirmed by its own gesture and challenge.
+const HINT_ONLY_CARDS = new Set(["payment"]);
+// The overlay's last item row when items did not all fit: "+3 more".
+const MORE_ROW = /^\+\d+( more)?$/;
 
 const hudEl = document.getElementById("hud");
 const linkEl = document.getElementById("link");
@@ -255,16 +265,55 @@ function renderCard(card, node) {
   }
   if (money.childElementCount) node.append(money);
   node.append(textBlock(card.body, "card-body"));
+  if ((card.items || []).length) {
+    const items = h("div", "card-items");
+    for (const item of card.items) {
+      const row = textBlock(item, "card-item");
+      if (item.truncated && MORE_ROW.test((item.lines || []).join(""))) row.classList.add("more");
+      items.append(row);
+    }
+    node.append(items);
+  }
 
   const foot = h("div", "card-foot");
   for (const action of card.actions || []) {
-    const chip = h("span", "action", action.label || action.actionId);
+    const clickable = !HINT_ONLY_CARDS.has(kindClass) && action.actionId;
+    const chip = h(clickable ? "button" : "span", "action", action.label || action.actionId);
     chip.dataset.action = action.actionId || "";
+    if (clickable) {
+      chip.type = "button";
+      chip.addEventListener("click", () => chooseAction(chip, node));
+    }
     foot.append(chip);
   }
   if (card.referenceId) foot.append(h("span", "reference", card.referenceId));
   if (foot.childElementCount) node.append(foot);
   tickExpiries(node);
+}
+
+// A choice on the card: the agent sends it up as a Confirmation (reference_id = the action id).
+async function chooseAction(button, card) {
+  if (card.dataset.chosen) return; // one choice per card
+  card.dataset.chosen = button.dataset.action;
+  for (const other of card.querySelectorAll("button.action")) other.disabled = true;
+  button.classList.add("chosen");
+  try {
+    const response = await fetch("actions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ actionId: button.dataset.action }),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
+    button.dataset.sent = answer.eventId || "";
+  } catch (error) {
+    // Say so on the card and let the wearer try again.
+    button.classList.remove("chosen");
+    button.dataset.error = String(error.message || error);
+    button.title = button.dataset.error;
+    delete card.dataset.chosen;
+    for (const other of card.querySelectorAll("button.action")) other.disabled = false;
+  }
 }
 
 function renderPanel(panel, node) {
