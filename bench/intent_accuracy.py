@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -115,7 +116,9 @@ def run(results: Path) -> dict:
     # Warm-up: the first forward pass allocates; the wearer's first command pays it at start-up, not later.
     for phrase in ("warm up", "take a photo of the sunset", "what time is it in tokyo"):
         understander.understand(phrase, language="en", now=_now("en"), time_zone=TIME_ZONES["en"])
+    load_before = os.getloadavg()[0]
     report = evaluate(understander, rows)
+    load_after = os.getloadavg()[0]
     accuracy = {lang: c["right"] / c["n"] for lang, c in report["per_language"].items()}
     timing = {f"{path} understand()": summarize(values) for path, values in sorted(report["timings"].items())}
     lines = [
@@ -135,7 +138,7 @@ def run(results: Path) -> dict:
         lines.append(f"| {lang} | {c['n']} | {c['right']} | **{accuracy[lang]:.1%}** | {met} | {suggested} | {sources} |")
     lines += [
         "",
-        "Time per understanding:",
+        f"Time per understanding (1-minute load average {load_before:.1f} before, {load_after:.1f} after, {os.cpu_count()} cores):",
         "",
         table(timing),
         "",
