@@ -175,6 +175,42 @@ END:VCALENDAR
     )
 
 
+def test_zones_outlook_names_without_a_vtimezone_and_unknown_ones() -> None:
+    data = b"""BEGIN:VCALENDAR
+VERSION:2.0
+BEGIN:VEVENT
+UID:windows-name
+DTSTART;TZID=China Standard Time:20261204T090000
+DTEND;TZID=China Standard Time:20261204T100000
+SUMMARY:Supplier call
+END:VEVENT
+BEGIN:VEVENT
+UID:unknown-zone
+DTSTART;TZID=Nowhere/Special:20261204T090000
+DTEND;TZID=Nowhere/Special:20261204T093000
+SUMMARY:Mystery meeting
+END:VEVENT
+BEGIN:VEVENT
+UID:backwards
+DTSTART:20261204T090000Z
+DTEND:20261204T080000Z
+SUMMARY:Backwards
+END:VEVENT
+END:VCALENDAR
+"""
+    parsed = parse_ics(data, zone=BERLIN, now=NOW)
+    by_summary = {e.summary: e for e in parsed.entries}
+    assert by_summary["Supplier call"].starts_at == utc(2026, 12, 4, 1)  # Windows' name for Asia/Shanghai
+    # Unknown: loaded as the device's wall clock, and said so.
+    assert by_summary["Mystery meeting"].starts_at == utc(2026, 12, 4, 8)
+    assert "Backwards" not in by_summary
+    assert parsed.warnings == (
+        "event 'Mystery meeting' (unknown-zone): unknown time zone 'Nowhere/Special', read as the device's (Europe/Berlin)",
+        "event 'Backwards' (backwards): skipped, its DTEND is before its DTSTART",
+    )
+    assert parsed.skipped == 1
+
+
 # --- what to show ---
 def schedule() -> list[CalendarEntry]:
     return list(read("google_work.ics").entries + read("allday_floating.ics").entries)

@@ -30,7 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sightline_assistant.domain import calendar
 from sightline_assistant.domain.when import TimeExpressionError, zone
 from sightline_assistant.store import MAX_LIMIT, AssistantStore, StoreInputError
-from sightline_assistant.store.store import DEFAULT_LIMIT, page_token_after
+from sightline_assistant.store.records import token_after
+from sightline_assistant.store.store import DEFAULT_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class AssistantRequests:
             proto = line.to_proto()
             # 64 bytes: the field's own framing and the next-page token.
             if index and response.ByteSize() + proto.ByteSize() + 64 > self.max_reply_bytes:
-                response.next_page_token = page_token_after(lines[index - 1])
+                response.next_page_token = token_after(lines[index - 1])
                 return response
             response.lines.append(proto)
         response.next_page_token = next_token

@@ -35,8 +35,9 @@ DEFAULT_WINDOW_DAYS = 60
 DEFAULT_MAX_EVENTS = 5000
 # Sub-hourly rules would expand to tens of thousands of occurrences a day.
 _REFUSED_FREQ = {"SECONDLY", "MINUTELY"}
-# name *(";" param) ":" value, once quoted parameter values (which may hold ':' or ';') are taken out.
-_CONTENT_LINE = re.compile(r"[A-Za-z0-9-]+(;[A-Za-z0-9-]+=[^:]*)?:")
+# name *(";" param) ":" value ('_' and '.' allowed: some exporters' X- names have them),
+# once quoted parameter values (which may hold ':' or ';') are taken out.
+_CONTENT_LINE = re.compile(r"[A-Za-z0-9_.-]+(;[A-Za-z0-9_-]+=[^:]*)?:")
 _QUOTED = re.compile(r'"[^"]*"')
 
 
@@ -202,6 +203,8 @@ def _expand(calendar: icalendar.Calendar, zone: ZoneInfo, start: dt.datetime, en
             warnings.append(f"{label}: skipped, {type(exc).__name__}: {exc}")
             continue
         entries.extend(occurrences)
+        if occurrences and (unknown := _unknown_zones(components)):
+            warnings.append(f"{label}: unknown time zone {unknown!r}, read as the device's ({zone.key})")
         if len(entries) >= max_events:
             warnings.append(f"{label}: only its first occurrences loaded, the import is limited to {max_events} occurrences")
     entries.sort(key=lambda e: (e.starts_at, e.event_uid))
@@ -230,10 +233,31 @@ def _unreadable(components: Sequence[icalendar.Event]) -> str:
         for name, reason in getattr(component, "errors", []):
             if name in ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"):
                 return f"unreadable {name}: {reason}"
+        begins, ends = component["DTSTART"].dt, component["DTEND"].dt if "DTEND" in component else None
+        if ends is not None and type(begins) is type(ends) and _comparable(ends) < _comparable(begins):
+            return "its DTEND is before its DTSTART"
         for rule in component.get("RRULE", []) if isinstance(component.get("RRULE"), list) else [component.get("RRULE")]:
             freq = rule.get("FREQ", [""])[0] if rule else ""
             if str(freq).upper() in _REFUSED_FREQ:
                 return f"RRULE FREQ={freq} repeats more often than hourly"
+    return ""
+
+
+def _comparable(value: dt.date | dt.datetime) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time(), dt.UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _unknown_zones(components: Sequence[icalendar.Event]) -> str:
+    """A TZID neither the file's VTIMEZONEs nor the IANA (or Windows) names know:
+    icalendar leaves such a time floating, so it reads in the device's zone."""
+    for component in components:
+        for name in ("DTSTART", "DTEND"):
+            prop = component.get(name)
+            tzid = prop.params.get("TZID") if prop is not None else None
+            if tzid and isinstance(prop.dt, dt.datetime) and prop.dt.tzinfo is None:
+                return str(tzid)
     return ""
 
 

@@ -88,7 +88,7 @@ class Expired:
     events: int = 0
 
 
-def page_token(line: Line) -> str:
+def token_after(line: Line) -> str:
     """The token of the page after `line`: its end time and seq, opaque to callers."""
     micros = (line.ended_at - _EPOCH) // dt.timedelta(microseconds=1)
     return base64.urlsafe_b64encode(f"{micros}:{line.seq}".encode()).decode().rstrip("=")

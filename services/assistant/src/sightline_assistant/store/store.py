@@ -35,8 +35,8 @@ from sightline_assistant.store.records import (
     Note,
     StoppedMeeting,
     StoreInputError,
-    page_token,
     read_page_token,
+    token_after,
 )
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class AssistantStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(statement)).all()
         lines = [_line(row) for row in rows[:limit]]
-        return lines, (page_token_after(lines[-1]) if len(rows) > limit else "")
+        return lines, (token_after(lines[-1]) if len(rows) > limit else "")
 
     async def lines_between(self, device_id: str, start: dt.datetime, end: dt.datetime) -> list[Line]:
         """Every line that ended within [start, end], in time order."""
@@ -423,10 +423,6 @@ class AssistantStore:
         if any((expired.lines, expired.notes, expired.meetings, expired.events)):
             log.info("assistant store: past retention removed %s", expired)
         return expired
-
-
-def page_token_after(line: Line) -> str:
-    return page_token(line)
 
 
 def _meeting_of(meeting) -> Meeting:
