@@ -3,7 +3,8 @@ translation is late, cannot come (translation stopped), failed or is not
 offered for the pair says so on the HUD instead of silently showing the
 source only, and a translation that comes after all replaces the note.
 Real nats-server, real asr (Moonshine), real translation (Apertium, or its
-OpenAI-compatible engine against a local stand-in that is slow or fails),
+OpenAI-compatible engine against a real small model, SmolLM2-135M on
+llama.cpp, behind a proxy that makes it slow or fail),
 the real overlay with its presence tracker, speech from espeak-ng."""
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sightline_runtime.streams import ensure_streams
 from sightline_runtime.surface import deployment_streams, load_surfaces
 from sightline_translation.app import create_service as create_translation
 from sightline_translation.settings import TranslationSettings
-from sightline_translation.testing import ChatCompletionsStandIn
 
 from tests.speech.availability import Hud, overlay_service, speak
 from tests.speech.conftest import running
@@ -112,48 +112,58 @@ async def test_translation_stopped_says_unavailable_at_once_and_its_late_transla
     await hud.stop()
 
 
-async def test_a_slow_translation_says_late_after_the_deadline_then_is_replaced(overlay, hub, hub_client, devices, corpus):
+async def test_a_slow_translation_says_late_after_the_deadline_then_is_replaced(
+    overlay, hub, hub_client, devices, corpus, llm_proxy, llm_server
+):
     device = "uniform"
     await devices.add(device)
     hud = await Hud(device).start(hub_client)
-    with ChatCompletionsStandIn(mode="slow", delay_s=3.5) as llm:
-        settings = dict(translation_routes="en-es=openai-compatible", translation_llm_url=llm.url, translation_llm_timeout_s=8.0)
-        async with running(translation_service(hub.url, **settings)):
-            assert await overlay.handlers.presence.wait_serving(f"asr.final.{device}", service="translation", timeout_s=10)
-            spoken = time.monotonic()
-            await speak(hub_client, device, corpus[3].pcm, target_language="es")
-            final_at, _, utterance = await _spoken_final(hud, spoken, "jacket")
-            late_at, _ = await _translation_of(hud, utterance, final_at, note=LATE)
-            assert DEADLINE_S - 0.05 <= late_at - final_at <= DEADLINE_S + CHECK_S + 0.5, late_at - final_at
-            print(f"translation late: said {late_at - final_at:.2f} s after the final (deadline {DEADLINE_S} s)")
-            await _translation_of(hud, utterance, late_at, word="(stand-in)")
+    llm_proxy.mode, llm_proxy.delay_s = "delay", 3.5  # the real model's answers, each held 3.5 s
+    settings = dict(
+        translation_routes="en-es=openai-compatible",
+        translation_llm_url=llm_proxy.url,
+        translation_llm_model=llm_server.model,
+        translation_llm_timeout_s=12.0,
+    )
+    async with running(translation_service(hub.url, **settings)):
+        assert await overlay.handlers.presence.wait_serving(f"asr.final.{device}", service="translation", timeout_s=10)
+        spoken = time.monotonic()
+        await speak(hub_client, device, corpus[3].pcm, target_language="es")
+        final_at, _, utterance = await _spoken_final(hud, spoken, "jacket")
+        late_at, _ = await _translation_of(hud, utterance, final_at, note=LATE)
+        assert DEADLINE_S - 0.05 <= late_at - final_at <= DEADLINE_S + CHECK_S + 0.5, late_at - final_at
+        print(f"translation late: said {late_at - final_at:.2f} s after the final (deadline {DEADLINE_S} s)")
+        _, lines = await _translation_of(hud, utterance, late_at, timeout_s=40)
+    shown = " ".join(" ".join(lines).split()[:3])
+    answers = [" ".join(e.model_content.split()) for e in llm_proxy.chat_exchanges if e.upstream]
+    assert any(shown in answer for answer in answers), f"the model's answer replaced the note: {lines!r}"
     await hud.stop()
 
 
-async def test_a_failing_translation_says_failed(overlay, hub, hub_client, devices, corpus):
+async def test_a_failing_translation_says_failed(overlay, hub, hub_client, devices, corpus, llm_proxy):
     device = "victor"
     await devices.add(device)
     hud = await Hud(device).start(hub_client)
-    with ChatCompletionsStandIn(mode="error500") as llm:
-        settings = dict(
-            translation_routes="en-es=openai-compatible",  # no local fallback on purpose
-            translation_llm_url=llm.url,
-            translation_llm_failure_threshold=100,
-            max_deliver=2,
-        )
-        async with running(translation_service(hub.url, **settings)):
-            assert await overlay.handlers.presence.wait_serving(f"asr.final.{device}", service="translation", timeout_s=10)
-            spoken = time.monotonic()
-            await speak(hub_client, device, corpus[5].pcm, target_language="es")
-            final_at, _, utterance = await _spoken_final(hud, spoken, "traffic")
-            failed_at, _ = await _translation_of(hud, utterance, final_at, note=FAILED)
-            assert failed_at - final_at < 5.0
-            print(f"translation failed: said {failed_at - final_at:.2f} s after the final (2 attempts)")
-            # Said on the HUD and, as before, dead-lettered for people to look at.
-            js = hub_client.jetstream()
-            async with asyncio.timeout(5):
-                while not (await js.stream_info("DEAD_LETTERS", subjects_filter="dlq.translation.asr_final")).state.subjects:
-                    await asyncio.sleep(0.05)
+    llm_proxy.mode = "status_500"  # the model server in front of which the proxy fails every call
+    settings = dict(
+        translation_routes="en-es=openai-compatible",  # no local fallback on purpose
+        translation_llm_url=llm_proxy.url,
+        translation_llm_failure_threshold=100,
+        max_deliver=2,
+    )
+    async with running(translation_service(hub.url, **settings)):
+        assert await overlay.handlers.presence.wait_serving(f"asr.final.{device}", service="translation", timeout_s=10)
+        spoken = time.monotonic()
+        await speak(hub_client, device, corpus[5].pcm, target_language="es")
+        final_at, _, utterance = await _spoken_final(hud, spoken, "traffic")
+        failed_at, _ = await _translation_of(hud, utterance, final_at, note=FAILED)
+        assert failed_at - final_at < 5.0
+        print(f"translation failed: said {failed_at - final_at:.2f} s after the final (2 attempts)")
+        # Said on the HUD and, as before, dead-lettered for people to look at.
+        js = hub_client.jetstream()
+        async with asyncio.timeout(5):
+            while not (await js.stream_info("DEAD_LETTERS", subjects_filter="dlq.translation.asr_final")).state.subjects:
+                await asyncio.sleep(0.05)
     await hud.stop()
 
 
