@@ -5,8 +5,10 @@ the bus, and what a storm of partial transcripts costs.
                   apertium (the service's long-lived null-flush pipeline),
                   apertium spawned per call (the design we did not take),
                   cedict zh->en and en->zh, and the openai-compatible adapter
-                  against the localhost stand-in (HTTP + JSON overhead only:
-                  no model runs, so this is a floor, not an LLM's latency)
+                  against a real small model served on this machine
+                  (SmolLM2-135M-Instruct Q4_1 on llama.cpp's server, one
+                  thread; up to 64 new tokens a caption): what a local LLM
+                  costs on this hardware, not a datacenter model's latency
   bus             Transcript final published -> Translation final received,
                   through a running translation service and a real nats-server
   partial storm   one utterance's 100 partials at once: every one translated
@@ -52,6 +54,7 @@ ZH = [
     "地铁站",
 ]
 N_ENGINE = 300
+N_LLM = 40  # a real model: ~0.5-1 s a call
 N_SPAWN = 25
 N_BUS = 60
 STORM = 100
@@ -68,11 +71,11 @@ def _spawn_per_call() -> list[float]:
 
 
 async def _engine_calls() -> dict[str, list[float]]:
+    from sightline_runtime.llm_server import LlmServer  # noqa: PLC0415
     from sightline_translation.engines.apertium import ApertiumEngine  # noqa: PLC0415
     from sightline_translation.engines.cedict import EN_ZH, ZH_EN, CedictEngine  # noqa: PLC0415
     from sightline_translation.engines.openai_compatible import OpenAICompatibleEngine  # noqa: PLC0415
     from sightline_translation.languages import Pair  # noqa: PLC0415
-    from sightline_translation.testing import ChatCompletionsStandIn  # noqa: PLC0415
 
     # Engines are measured bare: no router, cache or glossary in the way.
     samples: dict[str, list[float]] = {}
@@ -95,10 +98,11 @@ async def _engine_calls() -> dict[str, list[float]]:
     await measure("cedict zh-en", cedict, ZH, ZH_EN, N_ENGINE)
     await measure("cedict en-zh", cedict, EN, EN_ZH, N_ENGINE)
 
-    with ChatCompletionsStandIn() as stand_in:
-        llm = OpenAICompatibleEngine([ZH_EN], url=stand_in.url, model="stand-in")
+    with LlmServer.smollm2() as server:
+        print(f"llama.cpp server with {server.model} answered /v1/models {server.started_in_s:.2f} s after start")
+        llm = OpenAICompatibleEngine([ZH_EN], url=server.base_url, model=server.model, timeout_s=60.0)
         await llm.start()
-        await measure("openai-compatible (stand-in, no model)", llm, ZH, ZH_EN, N_ENGINE)
+        await measure(f"openai-compatible ({server.model}, llama.cpp)", llm, ZH, ZH_EN, N_LLM)
         await llm.close()
     return samples
 
