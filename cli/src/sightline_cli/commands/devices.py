@@ -6,18 +6,21 @@ cover only its own subjects, docs/security.md) into
 never), registers it and has the hub source its edge up-link. `revoke` cuts
 it off: registry, credentials revoked on the hub (live connections closed),
 file removed, source removed. `audit` prints what touched its camera and
-microphone.
+microphone. `set` changes a device's settings (photos blurred or not, default
+language, time zone, do-not-disturb); `show` prints one device's record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import zoneinfo
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sightline.v1.device_pb2 import AuditAction, AuditRecord, DeviceStatus
+from sightline.v1.device_pb2 import AuditAction, AuditRecord, DeviceRecord, DeviceStatus
 from sightline_runtime.audit import read_audit
 from sightline_runtime.auth import ClaimsUpdateError
 from sightline_runtime.devices import DeviceRegistry
@@ -41,6 +44,41 @@ def _authority(state_dir: Path) -> LocalSecurity:
     if not security.has_authority():
         raise fail(f"no signing keys under {state_dir / 'auth'}: provision from the state dir of the hub's `sightline up`")
     return security
+
+
+# available_timezones() lists every file under the zoneinfo folders, and a
+# system's folder holds a few that are not zones a wearer lives in.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
+
+
+def _time_zone(name: str) -> str:
+    """An IANA zone name as zoneinfo knows it ("" = UTC), else exit 2 saying so."""
+    name = name.strip()
+    if not name:
+        return ""
+    # Only names in the list: that refuses paths ("../etc/passwd") too, which zoneinfo would try to open.
+    if name not in _zones():
+        close = sorted(z for z in _zones() if z.lower() == name.lower() or z.rsplit("/", 1)[-1].lower() == name.lower())
+        hint = f" (did you mean {', '.join(close[:3])}?)" if close else " (an IANA name such as Asia/Shanghai or Europe/Madrid)"
+        raise fail(f"--time-zone {name!r} is not a known time zone{hint}", 2)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise fail(f"--time-zone {name!r} cannot be loaded ({exc})", 2) from None
+    return name
+
+
+def _on_off(value: str | None, option: str) -> bool | None:
+    if value is None:
+        return None
+    if value not in ("on", "off"):
+        raise fail(f"{option} takes on or off, not {value!r}", 2)
+    return value == "on"
 
 
 @app.command("add")
@@ -80,6 +118,13 @@ def devices_set(
         ),
     ] = None,
     target_language: Annotated[str | None, typer.Option(help="Default caption and label translation language.")] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option("--time-zone", help="The wearer's IANA time zone, e.g. Asia/Shanghai ('' = UTC); reminders follow it."),
+    ] = None,
+    do_not_disturb: Annotated[
+        str | None, typer.Option("--do-not-disturb", help="on: only urgent notifications and reminders interrupt; off: all do.")
+    ] = None,
     server: Server = None,
     creds: Creds = None,
     state_dir: StateDir = DEFAULT_STATE,
@@ -88,14 +133,20 @@ def devices_set(
     device = _device(device)
     if photos not in (None, "blurred", "unblurred"):
         raise fail(f"--photos takes blurred or unblurred, not {photos!r}", 2)
-    if photos is None and target_language is None:
-        raise fail("nothing to change: give --photos and/or --target-language", 2)
+    zone = None if time_zone is None else _time_zone(time_zone)
+    quiet = _on_off(do_not_disturb, "--do-not-disturb")
+    if photos is None and target_language is None and zone is None and quiet is None:
+        raise fail("nothing to change: give --photos, --target-language, --time-zone and/or --do-not-disturb", 2)
 
     def change(record) -> bool:
         if photos is not None:
             record.keep_unblurred_photos = photos == "unblurred"
         if target_language is not None:
             record.default_target_language = target_language
+        if zone is not None:
+            record.time_zone = zone
+        if quiet is not None:
+            record.do_not_disturb = quiet
         return True
 
     async def run() -> bool:
@@ -114,6 +165,54 @@ def devices_set(
         out.print(f"device [bold]{device}[/bold]: photos stored {photos}")
     if target_language is not None:
         out.print(f"device [bold]{device}[/bold]: default language {target_language or '(none)'}")
+    if zone is not None:
+        out.print(f"device [bold]{device}[/bold]: time zone {zone or 'UTC'}")
+    if quiet is not None:
+        out.print(f"device [bold]{device}[/bold]: do-not-disturb {'on' if quiet else 'off'}")
+
+
+@app.command("show")
+def devices_show(
+    device: Annotated[str, typer.Argument(help="Device id.")],
+    server: Server = None,
+    creds: Creds = None,
+    state_dir: StateDir = DEFAULT_STATE,
+) -> None:
+    """Print one device's record: status, privacy and its settings."""
+    device = _device(device)
+
+    async def run() -> DeviceRecord | None:
+        nc = await connect_hub(server, state_dir, creds)
+        try:
+            return await DeviceRegistry(nc.jetstream()).get(device)
+        finally:
+            await nc.drain()
+
+    record = asyncio.run(run())
+    if record is None:
+        raise fail(f"device {device!r} is not provisioned (sightline devices add {device})")
+    table = Table("setting", "value", title=f"device {device}", show_header=False)
+    for name, value in _fields(record):
+        table.add_row(name, value)
+    out.print(table)
+
+
+def _status(record: DeviceRecord) -> str:
+    return DeviceStatus.Name(record.status).removeprefix("DEVICE_STATUS_").lower()
+
+
+def _fields(record: DeviceRecord) -> list[tuple[str, str]]:
+    return [
+        ("name", record.display_name),
+        ("status", _status(record)),
+        ("privacy", "on" if record.privacy.enabled else "off"),
+        ("photos", "unblurred" if record.keep_unblurred_photos else "blurred"),
+        ("default language", record.default_target_language or "(none)"),
+        ("time zone", record.time_zone or "UTC"),
+        ("do-not-disturb", "on" if record.do_not_disturb else "off"),
+        ("credentials", "issued" if record.public_key else "none"),
+        ("created", record.created_at.ToDatetime().isoformat(timespec="seconds")),
+    ]
 
 
 @app.command("revoke")
@@ -152,13 +251,15 @@ def devices_list(server: Server = None, creds: Creds = None, state_dir: StateDir
             await nc.drain()
 
     records = asyncio.run(run())
-    table = Table("device", "name", "status", "privacy", "created")
+    table = Table("device", "name", "status", "privacy", "time zone", "dnd", "created")
     for record in records:
         table.add_row(
             record.device_id,
             record.display_name,
-            DeviceStatus.Name(record.status).removeprefix("DEVICE_STATUS_").lower(),
+            _status(record),
             "on" if record.privacy.enabled else "off",
+            record.time_zone or "UTC",
+            "on" if record.do_not_disturb else "off",
             record.created_at.ToDatetime().isoformat(timespec="seconds"),
         )
     out.print(table)

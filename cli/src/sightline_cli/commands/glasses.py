@@ -8,6 +8,10 @@ back. --direct connects straight to the hub instead (quick tests).
 Against the local stack, the glasses first wait (--wait, a spinner) for the
 services their inputs need to be ready (sightline_cli.readiness): audio is
 live-only, so speech sent before asr listens would be lost without a word.
+
+While they run, the glasses act on commands from the hub (the assistant's
+"take a photo", "translate this conversation"): --camera gives them
+something to photograph, and each command is printed as it is acted on.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from urllib.parse import urlsplit
 
 import nats
 import typer
+from sightline.v1.device_pb2 import DeviceCommand
 from sightline.v1.display_pb2 import HudRegion
 from sightline_glasses.agent import GlassesAgent, PrivacyModeActive
 from sightline_glasses.audio import AudioFileError, read_wav
+from sightline_glasses.camera import Camera, CameraError
 from sightline_glasses.edge import EdgeBusy, EdgeNode, edge_store_dir
 from sightline_glasses.hud import HudServer
 from sightline_glasses.photo_upload import HubUnreachable, PhotoStoreFull
@@ -61,6 +67,13 @@ def glasses(
     source_language: Annotated[str, typer.Option("--from", help="Language spoken in the --say files.")] = "en",
     target_language: Annotated[str, typer.Option("--to", help="Language for captions and photo labels: zh, es or en.")] = "",
     photo: Annotated[list[Path] | None, typer.Option("--photo", "-p", help="JPEG or PNG to take as a photo (repeatable).")] = None,
+    camera: Annotated[
+        Path | None,
+        typer.Option(
+            "--camera",
+            help="What the camera sees when a command from the hub takes a photo: a JPEG/PNG, or a folder of them (used in turn).",
+        ),
+    ] = None,
     direct: Annotated[bool, typer.Option("--direct", help="No edge node: connect straight to the hub (quick tests).")] = False,
     leaf_url: Annotated[
         str | None,
@@ -110,6 +123,10 @@ def glasses(
     speech = Speech(files=say or [], source=source_language, target=target_language)
     settings = EdgeSettings()
     photos = _read_photos(photo or [], settings)
+    try:
+        camera_source = Camera(camera, max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels) if camera else None
+    except CameraError as exc:
+        raise fail(str(exc), 2) from None
     url, local = server_url(server, state_dir)
     if local:
         # Only the local stack says where each service's /readyz is; a remote hub is taken as it is.
@@ -138,6 +155,7 @@ def glasses(
             drain_timeout=drain_timeout,
             access=access,
             privacy=None if privacy is None else privacy == "on",
+            camera=camera_source,
         )
     )
     expects_reply = bool(text or say) or edge is None
@@ -266,7 +284,8 @@ class Speech:
 
 async def _speak(agent: GlassesAgent, speech: Speech) -> None:
     for path in speech.files:
-        await agent.say(path, source_language=speech.source, target_language=speech.target)
+        # In the conversation's languages (--from/--to), which a ConversationTranslation command changes.
+        await agent.say(path)
 
 
 async def _glasses(
@@ -286,6 +305,7 @@ async def _glasses(
     drain_timeout: float = 10.0,
     access: Access | None = None,
     privacy: bool | None = None,
+    camera: Camera | None = None,
 ) -> Received:
     provider = make_tracer_provider("glasses", instance=device)
     settings = settings or EdgeSettings()
@@ -296,15 +316,18 @@ async def _glasses(
             if creds is None and local and access.local_security is not None:
                 creds = await _provision_at_hub(url, device, access.local_security)
             if edge is None:
-                opening = GlassesAgent.connect(device, url, tracer_provider=provider, settings=settings, credentials_file=_str(creds))
+                opening = GlassesAgent.connect(
+                    device, url, tracer_provider=provider, settings=settings, credentials_file=_str(creds), camera=camera
+                )
             else:
                 leaf = {"leaf_credentials_file": _str(creds) or settings.leaf_credentials_file}
                 if access.tls_ca is not None:
                     leaf["leaf_tls_ca_file"] = str(access.tls_ca)
                 node = await _start_edge(device, edge, settings.model_copy(update=leaf))
                 running.callback(node.stop)
-                opening = GlassesAgent.on_edge(node, tracer_provider=provider)
+                opening = GlassesAgent.on_edge(node, tracer_provider=provider, camera=camera)
             agent = await running.enter_async_context(opening)
+            _listen_for_commands(agent, speech)
             await running.enter_async_context(_hud_page(agent, hud_port, jsonl=jsonl))
             if local and edge is not None and access.local_security is not None:
                 # Now that the edge has its outbox, the hub's source starts at once.
@@ -329,6 +352,18 @@ async def _glasses(
         raise fail(str(exc)) from None
     finally:
         provider.shutdown()
+
+
+def _listen_for_commands(agent: GlassesAgent, speech: Speech | None) -> None:
+    """Start the conversation in --from/--to (commands change it from there) and print each command acted on."""
+    if speech is not None:
+        agent.conversation.reset(speech.source, speech.target)
+    agent.command_listeners.append(_print_command)
+
+
+def _print_command(command: DeviceCommand, outcome: str, detail: str) -> None:
+    kind = command.WhichOneof("command")
+    err.print(f"command {kind} from {command.meta.producer or '?'}: {outcome} ({detail})", style="dim", markup=False, highlight=False)
 
 
 async def _take_photos(agent: GlassesAgent, photos: list[tuple[Path, Photo]], *, target_language: str = "") -> None:

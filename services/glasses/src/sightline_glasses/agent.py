@@ -9,6 +9,12 @@ wait in the edge's outbox until the hub has them, the status line shows the
 link and the backlog), a DirectLink when they are a plain client of the hub
 (GlassesAgent.connect, --direct). Nothing here asks which one it has.
 
+Both links carry the down-link on the same connection: display updates
+(glasses.<device>.down.display) for the HUD, and commands
+(glasses.<device>.down.command, DeviceCommand) the glasses act on
+themselves: take a photo with their camera source, turn conversation
+translation on or off (sightline_glasses.commands checks each one first).
+
 An agent is opened whole, connected and listening:
 
     async with GlassesAgent.connect("a", url) as agent: ...
@@ -17,6 +23,7 @@ An agent is opened whole, connected and listening:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
@@ -28,6 +35,7 @@ from nats.aio.client import Client
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
+from sightline.v1.device_pb2 import DeviceCommand
 from sightline.v1.display_pb2 import DisplayUpdate
 from sightline.v1.input_pb2 import DeviceInput, PrivacyModeRequest, TextInput
 from sightline.v1.vision_pb2 import PhotoCaptured
@@ -36,14 +44,19 @@ from sightline_runtime.events import HybridClock, new_meta, now_timestamp
 from sightline_runtime.telemetry import DEVICE_ATTRIBUTE, extract_context
 
 from sightline_glasses.audio import AudioUplink, read_wav
-from sightline_glasses.display import DEFAULT_CAPACITY, Display
+from sightline_glasses.camera import Camera
+from sightline_glasses.commands import CommandInbox
+from sightline_glasses.conversation import Conversation
+from sightline_glasses.display import DEFAULT_CAPACITY, Display, notify
 from sightline_glasses.edge import EdgeNode
 from sightline_glasses.edge_link import EdgeLink
 from sightline_glasses.hud_state import HudState
 from sightline_glasses.link import DirectLink, UpLink
 from sightline_glasses.link_status import StatusLine
+from sightline_glasses.photo_upload import HubUnreachable, PhotoStoreFull
 from sightline_glasses.photos import PhotoError, check_photo, check_photo_id
 from sightline_glasses.settings import EdgeSettings
+from sightline_glasses.uplink import UplinkFull
 
 PRODUCER = "glasses"
 log = logging.getLogger(__name__)
@@ -51,6 +64,14 @@ log = logging.getLogger(__name__)
 
 class PrivacyModeActive(RuntimeError):
     """The wearer turned privacy mode on: the camera and microphone are off."""
+
+
+class NoCamera(RuntimeError):
+    """These glasses have no camera source (the simulator's --camera)."""
+
+
+# What taking a photo may fail with, short of a bug.
+CAPTURE_ERRORS = (PhotoError, PhotoStoreFull, UplinkFull, HubUnreachable, PrivacyModeActive, NoCamera)
 
 
 T = TypeVar("T")
@@ -85,6 +106,8 @@ class GlassesAgent:
         clock: HybridClock,
         tracer_provider: TracerProvider | None = None,
         max_update_bytes: int = 1 << 20,
+        camera: Camera | None = None,
+        conversation: Conversation | None = None,
     ) -> None:
         """An agent on an open link; use GlassesAgent.connect / on_edge, which open one."""
         self.link = link
@@ -95,6 +118,13 @@ class GlassesAgent:
         self.max_update_bytes = max_update_bytes
         self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sightline.glasses")
         self._seq = clock
+        self.camera = camera
+        # The languages microphone sessions follow (ConversationTranslation changes them).
+        self.conversation = conversation or Conversation()
+        s = self.settings
+        self.commands = CommandInbox(self.device_id, max_bytes=s.command_max_bytes, memory=s.command_memory, max_age_s=s.command_max_age_s)
+        # Called with (command, outcome, detail) for every command acted on, for local views and the CLI.
+        self.command_listeners: list[Callable[[DeviceCommand, str, str], None]] = []
 
     # --- opening ---
     @classmethod
@@ -143,6 +173,8 @@ class GlassesAgent:
         tracer_provider: TracerProvider | None = None,
         max_update_bytes: int = 1 << 20,
         display_capacity: int = DEFAULT_CAPACITY,
+        camera: Camera | None = None,
+        conversation: Conversation | None = None,
     ) -> GlassesAgent:
         # The display and the status line exist first: an edge link draws the status from its first poll.
         clock = HybridClock()
@@ -150,8 +182,20 @@ class GlassesAgent:
         status = StatusLine(device_id, display, producer=PRODUCER, clock=clock)
         link = await open_link(status.draw)
         try:
-            agent = cls(link, display, status, clock=clock, tracer_provider=tracer_provider, max_update_bytes=max_update_bytes)
+            agent = cls(
+                link,
+                display,
+                status,
+                clock=clock,
+                tracer_provider=tracer_provider,
+                max_update_bytes=max_update_bytes,
+                camera=camera,
+                conversation=conversation,
+            )
             await link.nc.subscribe(subjects.down_display(device_id), cb=agent._on_display)
+            await link.nc.subscribe(subjects.down_command(device_id), cb=agent._on_command)
+            # Both subscriptions are on the server (and, on an edge, their interest on its way to the hub) when open returns.
+            await link.nc.flush()
         except BaseException:
             await link.close()
             raise
@@ -239,7 +283,13 @@ class GlassesAgent:
 
     # --- camera ---
     async def send_photo(
-        self, data: bytes, *, content_type: str | None = None, photo_id: str | None = None, target_language: str = ""
+        self,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        photo_id: str | None = None,
+        target_language: str = "",
+        causation_id: str = "",
     ) -> str:
         """Take a photo: check it is a real JPEG/PNG within the limits (else
         PhotoError), show it locally, and send it up the link (on an edge
@@ -252,7 +302,7 @@ class GlassesAgent:
             raise PhotoError(f"the photo is {photo.content_type}, not {content_type}")
         photo_id = check_photo_id(photo_id or uuid.uuid4().hex)
         notice = PhotoCaptured(
-            meta=new_meta(self.device_id, PRODUCER, seq=self._seq.next("photo")),
+            meta=new_meta(self.device_id, PRODUCER, seq=self._seq.next("photo"), causation_id=causation_id),
             photo_id=photo_id,
             content_type=photo.content_type,
             size_bytes=len(photo.data),
@@ -269,18 +319,43 @@ class GlassesAgent:
         self.photo_taken(photo_id, photo.content_type, photo.data)
         return photo_id
 
+    async def take_photo(self, *, target_language: str | None = None, causation_id: str = "") -> str:
+        """Press the capture button: the camera source's next image is taken
+        and sent exactly as send_photo does. Its labels are in
+        `target_language`, by default the conversation's ("" = the device's
+        default). Raises NoCamera without a camera source."""
+        self._check_privacy("camera")
+        if self.camera is None:
+            raise NoCamera(f"glasses {self.device_id!r} have no camera source (sightline glasses --camera PATH): no photo taken")
+        path, photo = await asyncio.to_thread(self.camera.shoot)
+        language = self.conversation.current.target if target_language is None else target_language
+        photo_id = await self.send_photo(photo.data, content_type=photo.content_type, target_language=language, causation_id=causation_id)
+        log.info("photo %s taken from the camera source (%s)", photo_id, path.name, extra={"device_id": self.device_id})
+        return photo_id
+
     def _meta(self):
         return new_meta(self.device_id, PRODUCER, seq=self._seq.next("input"))
 
     # --- microphone ---
-    def audio_uplink(self, *, source_language: str = "en", target_language: str = "", frame_ms: int = 20) -> AudioUplink:
-        """A new microphone session (its own stream_id) for sending audio as it is captured."""
+    def audio_uplink(self, *, source_language: str | None = None, target_language: str | None = None, frame_ms: int = 20) -> AudioUplink:
+        """A new microphone session (its own stream_id) for sending audio as it is captured.
+        Without languages it follows the agent's conversation, frame by frame
+        (a ConversationTranslation command changes it); with them, they are fixed."""
         self._check_privacy("microphone")
-        return AudioUplink(
-            self.nc, self.device_id, source_language=source_language, target_language=target_language, frame_ms=frame_ms, clock=self._seq
+        follows = source_language is None and target_language is None
+        conversation = (
+            self.conversation
+            if follows
+            else Conversation(
+                self.conversation.current.source if source_language is None else source_language,
+                self.conversation.current.target if target_language is None else target_language,
+            )
         )
+        return AudioUplink(self.nc, self.device_id, frame_ms=frame_ms, clock=self._seq, conversation=conversation)
 
-    async def say(self, path: str | Path, *, source_language: str = "en", target_language: str = "", realtime: bool = True) -> str:
+    async def say(
+        self, path: str | Path, *, source_language: str | None = None, target_language: str | None = None, realtime: bool = True
+    ) -> str:
         """Play a WAV file into the microphone as one session; returns its stream_id.
         Raises AudioFileError for a file that is not a readable WAV."""
         pcm = read_wav(path)
@@ -314,6 +389,49 @@ class GlassesAgent:
             attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.region": update.region},
         ):
             self.display.show(update)
+
+    async def _on_command(self, msg: Any) -> None:
+        command = self.commands.admit(msg.data, msg.subject)
+        if command is None:
+            return
+        kind = command.WhichOneof("command")
+        with self.tracer.start_as_current_span(
+            f"glasses.command.{kind}",
+            context=extract_context(msg.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={DEVICE_ATTRIBUTE: self.device_id, "sightline.event_id": command.meta.event_id},
+        ):
+            try:
+                outcome, detail = await self._act(command)
+            except Exception as exc:  # a bug acting on one command must not stop the down-link
+                log.exception("device command %s (%s) failed", command.meta.event_id, kind, extra={"device_id": self.device_id})
+                outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
+        self.commands.done(command, outcome)
+        notify(self.command_listeners, self.device_id, command, outcome, detail)
+
+    async def _act(self, command: DeviceCommand) -> tuple[str, str]:
+        """Do what `command` asks; (outcome, detail) for the count and the listeners."""
+        event_id = command.meta.event_id
+        context = {"device_id": self.device_id, "event_id": event_id, "producer": command.meta.producer}
+        if command.HasField("take_photo"):
+            purpose = command.take_photo.purpose[:64]  # for the log only: a sender's free text
+            try:
+                photo_id = await self.take_photo(causation_id=event_id)
+            except CAPTURE_ERRORS as exc:
+                outcome = {NoCamera: "no_camera", PrivacyModeActive: "privacy_mode"}.get(type(exc), "failed")
+                log.warning("TakePhoto command %s (purpose %r) not done: %s", event_id, purpose, exc, extra=context | {"outcome": outcome})
+                return outcome, str(exc)
+            log.info("TakePhoto command %s (purpose %r): photo %s", event_id, purpose, photo_id, extra=context)
+            return "done", photo_id
+        translation = command.conversation_translation
+        if translation.enabled:
+            self.conversation.start(source=translation.source_language, target=translation.target_language)
+        else:
+            self.conversation.stop()
+        languages = self.conversation.current
+        detail = f"{languages.source or 'detect'} -> {languages.target}" if languages.target else f"off ({languages.source or 'detect'})"
+        log.info("ConversationTranslation command %s: %s", event_id, detail, extra=context)
+        return "done", detail
 
     def photo_taken(self, photo_id: str, content_type: str, data: bytes) -> None:
         """Photo capture calls this so local views can show the photo labels anchor to."""

@@ -23,6 +23,8 @@ from sightline_runtime import subjects
 from sightline_runtime.events import HybridClock, event_headers, new_event_id, new_meta
 from sightline_runtime.telemetry import inject_headers
 
+from sightline_glasses.conversation import Conversation
+
 RATE = 16_000
 PRODUCER = "glasses"
 
@@ -109,7 +111,13 @@ def to_pcm16k(samples: np.ndarray, rate: int) -> np.ndarray:
 
 
 class AudioUplink:
-    """One microphone session (one stream_id) of a device."""
+    """One microphone session (one stream_id) of a device.
+
+    Its languages are read from `conversation` at every frame. When they
+    change mid-session, the next frame starts a new stream_id: the asr takes
+    a stream's languages from its first frame and finalizes the utterance in
+    progress when a new stream replaces it, so the change reaches the
+    captions at once and what was said before keeps its own languages."""
 
     def __init__(
         self,
@@ -121,14 +129,16 @@ class AudioUplink:
         frame_ms: int = 20,
         stream_id: str | None = None,
         clock: HybridClock | None = None,
+        conversation: Conversation | None = None,
     ) -> None:
         if not 20 <= frame_ms <= 40:
             raise ValueError("frames are 20-40 ms long")
         self.nc = nc
         self.device_id = subjects.check_device_id(device_id)
         self.subject = subjects.up_audio(device_id)
-        self.source_language = source_language
-        self.target_language = target_language
+        # Without a conversation of the agent's, the languages given are fixed for the session.
+        self.conversation = conversation or Conversation(source_language, target_language)
+        self._version = self.conversation.version
         self.frame_samples = RATE * frame_ms // 1000
         self.stream_id = stream_id or new_event_id()
         self.clock = clock or HybridClock()
@@ -136,7 +146,19 @@ class AudioUplink:
         self.ended = False
         self._next_due: float | None = None
 
+    @property
+    def source_language(self) -> str:
+        return self.conversation.current.source
+
+    @property
+    def target_language(self) -> str:
+        return self.conversation.current.target
+
     def _frame(self, pcm: np.ndarray, *, end: bool) -> AudioFrame:
+        if self.conversation.version != self._version:
+            self._version = self.conversation.version
+            if self.frames_sent:
+                self.stream_id = new_event_id()
         return AudioFrame(
             meta=new_meta(self.device_id, PRODUCER, seq=self.clock.next("audio")),
             stream_id=self.stream_id,

@@ -54,6 +54,14 @@ class EdgeSettings(BaseSettings):
     # The hub's object store bucket (vision creates it with its retention).
     photo_bucket: str = "photos"
 
+    # --- commands from the hub (glasses.<device>.down.command) ---
+    # A DeviceCommand is a few hundred bytes; anything far bigger is refused unparsed.
+    command_max_bytes: int = Field(default=64 * 1024, ge=256)
+    # Event ids remembered so a repeated command is acted on once.
+    command_memory: int = Field(default=1024, ge=1)
+    # Older commands are refused as replays (they outlived the memory above).
+    command_max_age_s: float = Field(default=300.0, gt=0)
+
     # --- the HUD status line ---
     status_poll_s: float = Field(default=0.5, gt=0)
     # A queue is shown only once it persisted this long while online, so

@@ -2,7 +2,9 @@
 
 `play_demo` is what `sightline up --demo` runs next to the stack: it
 connects a GlassesAgent for the demo device, serves its HUD page, and plays
-script.yaml (looping when the script says so) until cancelled.
+script.yaml (looping when the script says so) until cancelled. The demo
+glasses' camera source is the bundled sample photo, so a TakePhoto command
+(the assistant's "take a photo") has something to take.
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import nats
 
 from sightline_glasses.agent import GlassesAgent
+from sightline_glasses.camera import Camera
 from sightline_glasses.demo.script import DEFAULT_SCRIPT, DemoScript, Step, load_script
 from sightline_glasses.demo.steps import STEPS, DemoContext, StepUnavailable
 from sightline_glasses.hud import HudServer
+from sightline_glasses.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
 
 DEMO_DEVICE = "demo"
+# What the demo glasses' camera sees.
+SAMPLE_PHOTO = Path(__file__).with_name("media") / "street.jpg"
 
 
 class DemoRunner:
@@ -70,17 +77,20 @@ async def play_demo(
     on_hud: Callable[[str], None] = lambda url: None,
     device_credentials: str | None = None,
     director_credentials: str | None = None,
+    camera_source: Path = SAMPLE_PHOTO,
 ) -> None:
     """Run the demo device and its HUD page until cancelled (or until a
     non-looping script ends). `on_hud` gets the page URL once it serves.
     On a hub with authorisation the device and the director each need their
     own credentials (the director may only draw on the demo device's HUD)."""
     script = script or load_script(DEFAULT_SCRIPT)
+    settings = EdgeSettings()
+    camera = Camera(camera_source, max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)
     options = {"user_credentials": director_credentials} if director_credentials else {}
     director = await nats.connect(nats_url, name="demo-director", max_reconnect_attempts=-1, **options)
     try:
         async with (
-            GlassesAgent.connect(device, nats_url, credentials_file=device_credentials) as agent,
+            GlassesAgent.connect(device, nats_url, credentials_file=device_credentials, camera=camera) as agent,
             HudServer.for_agent(agent, port=hud_port) as hud,
         ):
             on_hud(hud.url)
