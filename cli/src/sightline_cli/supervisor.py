@@ -106,6 +106,8 @@ class LocalIngress:
     def env(self) -> dict[str, str]:
         digest = key_digest(self.key_file.read_text().strip())
         return {
+            # On this machine only, like the services' HTTP (containers listen on all interfaces).
+            "SIGHTLINE_NOTIFY_HOST": "127.0.0.1",
             "SIGHTLINE_NOTIFY_HTTP_PORT": str(self.http_port),
             "SIGHTLINE_NOTIFY_GRPC_PORT": str(self.grpc_port),
             "SIGHTLINE_NOTIFY_API_KEYS": json.dumps({digest: {"name": LOCAL_NOTIFY_KEY_NAME, "devices": ALL_DEVICES}}),
