@@ -60,7 +60,7 @@ bench: install
 	$(BIN)/python -m bench
 
 screenshots: install
-	SIGHTLINE_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/e2e/test_hud_browser.py tests/e2e/test_hud_labels_browser.py
+	SIGHTLINE_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -q tests/e2e/test_hud_browser.py tests/e2e/test_hud_labels_browser.py tests/e2e/test_hud_cards_browser.py
 
 clean:
 	rm -rf $(VENV) .sightline .pytest_cache .ruff_cache

@@ -15,3 +15,12 @@ def vision_engines():
     engines = load_engines(VisionSettings())
     yield engines
     engines.close()
+
+
+@pytest.fixture(scope="session")
+def assistant_understander():
+    """The assistant's grammar and example matchers with all-MiniLM-L6-v2, loaded once for the whole run."""
+    from sightline_assistant.app import load_understander  # noqa: PLC0415 - only sessions that use the assistant pay the import
+    from sightline_assistant.settings import AssistantSettings  # noqa: PLC0415
+
+    return load_understander(AssistantSettings())

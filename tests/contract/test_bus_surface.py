@@ -3,6 +3,7 @@ docs page generated from them is the one committed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,8 @@ def test_each_service_declares_its_surface_in_its_own_package(service):
 def test_nothing_in_the_runtime_names_a_service():
     named = []
     for path in RUNTIME.glob("*.py"):
-        text = path.read_text()
+        # The chat-completions role "assistant" is the OpenAI API's word, not the service.
+        text = re.sub(r'"role":\s*"assistant"', "", path.read_text())
         for service in SERVICES:
             for needle in (f'"{service}"', f"'{service}'", f'"{service}-', f"sightline_{service}"):
                 if needle in text:

@@ -8,7 +8,7 @@ made by `from_proto`).
 
 Here, not in the assistant, because its reader is the CLI (`sightline
 transcript`), which never imports a service; the assistant re-exports it
-(sightline_assistant.domain.transcript_format).
+(its domain.transcript_format).
 """
 
 from __future__ import annotations
@@ -98,15 +98,15 @@ def as_json(lines: Iterable[LineLike]) -> str:
 
 
 def _json_line(line: LineLike) -> dict[str, str]:
-    return {
-        "utterance_id": line.utterance_id,
-        "started_at": _rfc3339(line.started_at),
-        "ended_at": _rfc3339(line.ended_at),
-        "language": line.language,
-        "text": line.text,
-        "translation": line.translation,
-        "translation_language": line.translation_language,
-    }
+    return dict(
+        utterance_id=line.utterance_id,
+        started_at=_rfc3339(line.started_at),
+        ended_at=_rfc3339(line.ended_at),
+        language=line.language,
+        text=line.text,
+        translation=line.translation,
+        translation_language=line.translation_language,
+    )
 
 
 def srt(lines: Sequence[LineLike] | Iterable[LineLike]) -> str:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sightline.v1.assistant_pb2 import Command, MeetingNotes, Recurrence, Reminder, ReplyKind
@@ -25,9 +25,10 @@ from sightline_runtime.events import new_meta
 from sightline_runtime.publisher import EventPublisher
 
 from sightline_assistant.bus import ASSISTANT, SERVICE
-from sightline_assistant.domain import look
+from sightline_assistant.domain import calendar, look
 from sightline_assistant.domain.phrases import say
 from sightline_assistant.domain.reminders import ReminderLimits, ReminderRefused, check_new, local_label, recurrence_from_slot, time_zone
+from sightline_assistant.engines.llm import Answerer, Summarizer
 from sightline_assistant.metrics import AssistantMetrics
 from sightline_assistant.replies import Replier
 from sightline_assistant.settings import AssistantSettings
@@ -35,10 +36,6 @@ from sightline_assistant.state import DeviceState
 from sightline_assistant.timers import ReminderTimers, timestamp
 
 log = logging.getLogger(__name__)
-
-
-class Answerer(Protocol):
-    async def answer(self, question: str, *, language: str, context: str = "") -> str: ...
 
 
 @dataclass
@@ -71,8 +68,8 @@ class CommandDesk:
         state: DeviceState,
         store: Any,
         notifications: Any,
-        summarizer: Any,
-        answerer: Answerer | None,
+        summarizer: Summarizer,
+        answerer: Answerer,
         settings: AssistantSettings,
         metrics: AssistantMetrics,
     ) -> None:
@@ -225,11 +222,11 @@ class CommandDesk:
     async def next_event(self, said: Said) -> None:
         zone = time_zone(said.device.time_zone)
         now = datetime.now(UTC)
-        events = await self.store.events_between(said.device_id, now, now + timedelta(days=30), limit=1)
-        if not events:
+        # An event under way or an all-day one is no "next".
+        event = calendar.next_event(await self.store.events_between(said.device_id, now, now + timedelta(days=30)), now)
+        if event is None:
             await self._reply(said, ReplyKind.REPLY_KIND_SCHEDULE, say("next_event", said.language), say("next_empty", said.language))
             return
-        event = events[0]
         body = f"{local_label(event.starts_at, zone, now)} {event.summary}" + (f" · {event.location}" if event.location else "")
         await self._reply(said, ReplyKind.REPLY_KIND_SCHEDULE, say("next_event", said.language), body)
 
@@ -250,7 +247,7 @@ class CommandDesk:
         if not text:
             await self._reply(said, ReplyKind.REPLY_KIND_ERROR, say("note_empty", said.language))
             return
-        await self.store.add_note(said.device_id, text, language=said.language, at=said.at)
+        await self.store.add_note(said.device_id, text, language=said.language, at=said.at, note_id=said.command.meta.event_id)
         await self._reply(said, ReplyKind.REPLY_KIND_ACKNOWLEDGED, say("note_saved", said.language), text)
 
     async def start_meeting(self, said: Said) -> None:
@@ -263,7 +260,7 @@ class CommandDesk:
         if meeting is None:
             await self._reply(said, ReplyKind.REPLY_KIND_ERROR, say("meeting_not_running", said.language))
             return
-        summary = await self.summarizer.summarize(meeting.lines, language=said.language)
+        summary = await self.summarizer.summarize([line.text for line in meeting.lines], language=said.language)
         await self.store.save_meeting_summary(
             said.device_id, meeting.meeting_id, summary.summary, list(summary.action_items), summary.engine
         )
@@ -307,13 +304,13 @@ class CommandDesk:
             )
             return
         title, body, items = described
-        if self.answerer is not None:
-            try:
-                body = await self.answerer.answer(question or "What is this?", language=language, context=look.context_for_llm(photo))
-                self.metrics.llm_answers.labels("ok").inc()
-            except Exception as err:  # noqa: BLE001 - the tags still answer; the LLM is a nicety
-                self.metrics.llm_answers.labels("fallback").inc()
-                log.warning("LLM answer failed, answering from the tags", extra={"device_id": device_id, "error": str(err)[:200]})
+        # With an LLM, a sentence from what vision read; without one (or when it fails), the tags themselves.
+        answer = await self.answerer.answer(question or "What is this?", language=language, context=look.context_for_llm(photo))
+        if answer.fallback_reason:
+            self.metrics.llm_answers.labels("fallback").inc()
+        else:
+            self.metrics.llm_answers.labels("ok").inc()
+            body = answer.text
         await self.replier.send(
             device_id,
             ReplyKind.REPLY_KIND_ANSWER,
@@ -328,18 +325,14 @@ class CommandDesk:
 
     async def ask(self, said: Said) -> None:
         question = said.command.slots.get("query", "") or said.command.transcript
-        if self.answerer is None:
-            await self._reply(said, ReplyKind.REPLY_KIND_ERROR, say("no_llm", said.language), question)
-            return
-        try:
-            answer = await self.answerer.answer(question, language=said.language)
-        except Exception as err:  # noqa: BLE001 - any failure of the endpoint is "no answer", said on the card
+        answer = await self.answerer.answer(question, language=said.language)
+        if answer.fallback_reason:
+            # No LLM configured, or it failed or timed out: the card says so (the reason is in the log).
             self.metrics.llm_answers.labels("failed").inc()
-            log.warning("LLM answer failed", extra={"device_id": said.device_id, "error": str(err)[:200]})
-            await self._reply(said, ReplyKind.REPLY_KIND_ERROR, say("llm_failed", said.language), question)
+            await self._reply(said, ReplyKind.REPLY_KIND_ERROR, answer.text, question)
             return
         self.metrics.llm_answers.labels("ok").inc()
-        await self._reply(said, ReplyKind.REPLY_KIND_ANSWER, say("answer", said.language), answer)
+        await self._reply(said, ReplyKind.REPLY_KIND_ANSWER, say("answer", said.language), answer.text)
 
     _acts: ClassVar[dict[int, Callable[[CommandDesk, Said], Awaitable[None]]]] = {
         IntentKind.INTENT_KIND_TAKE_PHOTO: take_photo,

@@ -87,7 +87,7 @@ class AssistantHandlers:
         if not text:
             self.metrics.finals.labels("caption").inc()
             return
-        command_text = self.wake.strip(text)
+        command_text = self.wake.command(text)
         if command_text is None and await self.state.take_command_mode(ctx.device_id):
             command_text = text
         if command_text is None:

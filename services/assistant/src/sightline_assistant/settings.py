@@ -16,7 +16,7 @@ class AssistantSettings(ServiceSettings):
 
     # --- when speech is a command ---
     # A final that starts with one of these is a command (case, spaces and punctuation don't matter).
-    wake_phrases: tuple[str, ...] = ("hey sightline", "ok sightline", "你好 sightline", "嘿 sightline")
+    wake_phrases: tuple[str, ...] = ("hey sightline", "hi sightline", "ok sightline", "okay sightline", "你好 sightline", "嘿 sightline")
     # After the action button (or a double tap), the next final within this long is a command.
     command_mode_s: float = Field(default=8.0, gt=0)
     # A final older than this is kept in the transcript but never obeyed: a
@@ -37,6 +37,8 @@ class AssistantSettings(ServiceSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout_s: float = Field(default=4.0, gt=0)
     llm_max_tokens: int = Field(default=200, gt=0)
+    # Meeting notes may take longer than an answer: nobody waits for them mid-sentence.
+    llm_summary_timeout_s: float = Field(default=30.0, gt=0)
 
     # --- the store: transcripts, notes, meeting notes, schedules ---
     # SQLAlchemy URL; empty = an SQLite file in assistant_data_dir.
@@ -47,6 +49,14 @@ class AssistantSettings(ServiceSettings):
     transcript_line_retention_days: float = Field(default=30.0, gt=0)
     notes_retention_days: float = Field(default=365.0, gt=0)
     store_retention_interval_s: float = Field(default=3600.0, gt=0)
+
+    # --- schedules from .ics files ---
+    # Under the hub's 2 MiB max payload.
+    calendar_max_ics_bytes: int = Field(default=1024 * 1024, gt=0, le=2 * 1024 * 1024 - 4096)
+    # Repeating events are expanded this far from the start of the device's day.
+    calendar_window_days: int = Field(default=60, gt=0, le=366)
+    # Occurrences per import; the rest become warnings.
+    calendar_max_events: int = Field(default=5000, gt=0)
 
     # --- reminders ---
     reminder_max_text_chars: int = Field(default=500, gt=0)
