@@ -159,8 +159,9 @@ class AssistantHandlers:
         await self.replier.send(
             said.device_id,
             ReplyKind.REPLY_KIND_SUGGESTION,
-            say("did_you_mean", said.language),
-            suggestion,
+            # "Did you mean “take a photo”?", over what was heard.
+            suggestion or say("did_you_mean", said.language),
+            said.command.transcript,
             language=said.language,
             actions=((suggestion_id, say("yes", said.language)), (suggestion_id + ".no", say("no", said.language))),
             reference_id=suggestion_id,

@@ -38,8 +38,6 @@ PHRASES: dict[str, dict[str, str]] = {
     "what_is_this_none": {"en": "I couldn't tell what this is", "zh": "无法识别这是什么"},
     "what_is_this": {"en": "This looks like", "zh": "这看起来是"},
     "answer": {"en": "Answer", "zh": "回答"},
-    "no_llm": {"en": "I can't answer questions here", "zh": "这里无法回答问题"},
-    "llm_failed": {"en": "No answer right now", "zh": "暂时无法回答"},
     "did_you_mean": {"en": "Did you mean …?", "zh": "您是想说……？"},
     "yes": {"en": "Yes", "zh": "是"},
     "no": {"en": "No", "zh": "不是"},
