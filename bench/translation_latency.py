@@ -108,10 +108,19 @@ async def _engine_calls() -> dict[str, list[float]]:
 
 
 async def _start_service(url: str, **settings):
+    import nats  # noqa: PLC0415
+    from sightline_cli.stack import SERVICES  # noqa: PLC0415
     from sightline_runtime.processes import free_port  # noqa: PLC0415
+    from sightline_runtime.streams import ensure_streams  # noqa: PLC0415
+    from sightline_runtime.surface import deployment_streams, load_surfaces  # noqa: PLC0415
     from sightline_translation.app import create_service  # noqa: PLC0415
     from sightline_translation.settings import TranslationSettings  # noqa: PLC0415
 
+    # Each stream is created by the service that owns it; translation only
+    # consumes asr's. Create them all, as a deployment has them.
+    nc = await nats.connect(url)
+    await ensure_streams(nc.jetstream(), deployment_streams(load_surfaces(SERVICES)))
+    await nc.drain()
     config = TranslationSettings(nats_url=url, http_port=free_port(), http_host="127.0.0.1", log_level="WARNING", **settings)
     service = create_service(config)
     task = asyncio.create_task(service.serve())
