@@ -75,6 +75,8 @@ class AssistantSettings(ServiceSettings):
     # --- the notification ingress (notify_http / notify_grpc); 0 = off ---
     notify_http_port: int = Field(default=0, ge=0, le=65535)
     notify_grpc_port: int = Field(default=0, ge=0, le=65535)
+    # The local stack listens on 127.0.0.1 only; containers on every interface.
+    notify_host: str = "0.0.0.0"  # noqa: S104
     # SHA-256 hex of each key -> {"name": integration (the notification's source), "devices": [...] or "*"}.
     notify_api_keys: NamedApiKeys = Field(default_factory=dict)
     notify_max_request_bytes: int = Field(default=64 * 1024, ge=1024)
