@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sightline_runtime.processes import die_with_parent, free_port
+from sightline_runtime.processes import die_with_parent, free_port, stop_process
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -147,15 +146,7 @@ class LlmServer:
 
     def stop(self, *, timeout_s: float = 10.0) -> None:
         """Graceful stop (SIGTERM), SIGKILL if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s=timeout_s)
         self.process = None
 
     def log_tail(self, lines: int = 30) -> str:

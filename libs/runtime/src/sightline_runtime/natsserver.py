@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sightline_runtime.processes import die_with_parent, free_port
+from sightline_runtime.processes import die_with_parent, free_port, stop_process
 
 
 class NatsServerError(RuntimeError):
@@ -207,15 +206,7 @@ class NatsServer:
 
     def stop(self, *, timeout_s: float = 10.0) -> None:
         """Graceful stop (SIGTERM), SIGKILL if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s=timeout_s)
         self.process = None
 
     def kill(self) -> None:

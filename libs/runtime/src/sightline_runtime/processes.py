@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import signal
 import socket
+import subprocess
 import sys
 
 _PR_SET_PDEATHSIG = 1
@@ -35,3 +38,22 @@ def die_with_parent() -> None:
     so a killed supervisor or test run leaves no orphan servers (Linux only)."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_process(process: subprocess.Popen | None, *, timeout_s: float = 10.0) -> None:
+    """Graceful stop (SIGTERM), SIGKILL if it hangs; a process already gone is left alone."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def cancel_task(task: asyncio.Task) -> None:
+    """Cancel a background task and wait until it is gone (a shutdown hook)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

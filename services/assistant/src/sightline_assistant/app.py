@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from typing import Any
 
 from sightline.v1.assistant_pb2 import AssistantReply, Notification
 from sightline_runtime import subjects
 from sightline_runtime.api_keys import ApiKeys
+from sightline_runtime.processes import cancel_task
 from sightline_runtime.service import Resources, Service
 
 from sightline_assistant.bus import ASSISTANT, SERVICE, STATE, SURFACE
@@ -57,7 +57,7 @@ def create_service(
         )
         resources.on_shutdown(store.close)
         expiry = asyncio.create_task(expire_forever(store, every_s=settings.store_retention_interval_s), name="assistant-store-retention")
-        resources.on_shutdown(functools.partial(_cancel, expiry))
+        resources.on_shutdown(functools.partial(cancel_task, expiry))
 
         answerer = await LlmAnswerer(_answer_config(settings)).start()
         resources.on_shutdown(answerer.close)
@@ -135,12 +135,6 @@ def _summary_config(settings: AssistantSettings) -> SummaryConfig:
         timeout_s=settings.llm_summary_timeout_s,
         api_key=settings.llm_api_key,
     )
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def main() -> None:

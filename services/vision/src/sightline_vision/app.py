@@ -11,7 +11,6 @@ and run in a small thread pool so the event loop keeps serving.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -23,6 +22,7 @@ from sightline.v1.device_pb2 import AuditAction
 from sightline.v1.vision_pb2 import PhotoTreatment
 from sightline_runtime.audit import AuditLog
 from sightline_runtime.codec import EventRejected
+from sightline_runtime.processes import cancel_task
 from sightline_runtime.service import Resources, Service
 from sightline_runtime.streams import PHOTOS, photo_object_name
 
@@ -93,7 +93,7 @@ def create_service(settings: VisionSettings | None = None, *, engines: Engines |
             expire_forever(library, retention_s=settings.photo_retention_days * 86400, every_s=settings.library_retention_interval_s),
             name="vision-library-retention",
         )
-        resources.on_shutdown(functools.partial(_cancel, expiry))
+        resources.on_shutdown(functools.partial(cancel_task, expiry))
         if settings.library_grpc_port:
             # Read-only for integrations: deleting is the wearer's (their own device's request subject).
             server = await start_grpc(library, port=settings.library_grpc_port, api_keys=settings.library_api_keys)
@@ -101,12 +101,6 @@ def create_service(settings: VisionSettings | None = None, *, engines: Engines |
         return VisionHandlers(intake, stage, PhotoRequests(library, delete_photo), metrics)
 
     return Service(SURFACE, settings, build, **service_options)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def main() -> None:
