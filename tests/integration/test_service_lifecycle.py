@@ -10,6 +10,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sightline.v1.input_pb2 import DeviceInput
+from sightline_assistant.bus import ASSISTANT
 from sightline_asr.bus import ASR
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
@@ -39,7 +40,7 @@ async def _wait_status(port: int, path: str, status: int, timeout_s: float = 20.
 
 
 async def test_a_consumer_of_a_stream_not_yet_created_waits_for_it_honestly(nats_server, run_service, nc, registry, http_port):
-    """overlay starts before asr, translation and vision ever ran: it is ready (typed
+    """overlay starts before asr, translation, vision and the assistant ever ran: it is ready (typed
     text works) but says which consumers wait for a stream, and attaches them
     by itself once the owners create their streams."""
     await run_service(create_service(OverlaySettings(nats_url=nats_server.url, http_port=http_port, http_host="127.0.0.1")))
@@ -49,12 +50,13 @@ async def test_a_consumer_of_a_stream_not_yet_created_waits_for_it_honestly(nats
         "translation_final: no stream holds translation.final.* yet",
         "vision_result: no stream holds vision.result.* yet",
         "photo_translation: no stream holds translation.photo.* yet",
+        "assistant_reply: no stream holds assistant.reply.* yet",
     ]
     await registry.add("a")
     async with GlassesAgent.connect("a", nats_server.url) as glasses:
         await glasses.send_text("typed text works meanwhile")
         assert [u.panel.text.lines[0] async for u in glasses.updates(5.0)] == ["typed text works meanwhile"]
-    await ensure_streams(nc.jetstream(), [ASR, TRANSLATION, VISION])
+    await ensure_streams(nc.jetstream(), [ASR, TRANSLATION, VISION, ASSISTANT])
     async with asyncio.timeout(10):
         while "degraded" in (await _get(http_port, "/readyz")).json():
             await asyncio.sleep(0.1)
