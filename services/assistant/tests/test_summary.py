@@ -91,13 +91,25 @@ def test_english_action_items_come_from_commitments_requests_and_labels():
         "Please review the contract.",
         "We should call the supplier.",
         "TODO: renew the certificate.",
+        "Maria will book the venue for the demo.",
+        "Tom is going to call the landlord.",
     ],
 )
 def test_english_cue_phrases(sentence):
     assert action_items([sentence]) == (sentence.removeprefix("TODO: "),)
 
 
-@pytest.mark.parametrize("sentence", ["Let's start.", "Let's move on to the budget.", "The budget is fine.", "Thank you all."])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Let's start.",
+        "Let's move on to the budget.",
+        "The budget is fine.",
+        "Thank you all.",
+        "It will rain on Friday.",
+        "There will be snacks.",
+    ],
+)
 def test_running_the_meeting_and_statements_are_not_tasks(sentence):
     assert action_items([sentence]) == ()
 

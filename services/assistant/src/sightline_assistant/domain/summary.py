@@ -53,6 +53,10 @@ _ACTION_EN = re.compile(
     r"is going to|will send|will update|will fix|will check|deadline|due (?:by|on))\b",
     re.IGNORECASE,
 )
+# Someone named commits: "Maria will book the venue", "Tom is going to call them".
+_NAMED_COMMITMENT = re.compile(
+    r"\b(?!(?:It|This|That|There|What|Which|Who|Nothing|Everything)\b)[A-Z][a-z]+ (?:will|shall|is going to|has to|needs to) [a-z]+"
+)
 _ACTION_ZH = re.compile(
     r"请|需要|我会|我来|我去|我负责|负责|记得|务必|一定要|必须|安排|待办|行动项|跟进|截止|"
     r"(?:明天|后天|今晚|下周|本周|这周|周[一二三四五六日天]|星期[一二三四五六日天]|月底|\d+号).{0,12}前|"
@@ -147,7 +151,7 @@ def extractive_summary(lines: Sequence[str], *, max_sentences: int = 3) -> str:
 def is_action(sentence: str) -> bool:
     if _ACTION_LABEL.match(sentence) or _ACTION_ZH.search(sentence):
         return True
-    cues = _ACTION_EN.findall(sentence)
+    cues = _ACTION_EN.findall(sentence) + _NAMED_COMMITMENT.findall(sentence)
     procedural = _PROCEDURE_EN.findall(sentence)
     return len(cues) > len(procedural)
 

@@ -198,15 +198,14 @@ class AssistantStore:
         lines = [_line(row) for row in rows[:limit]]
         return lines, (token_after(lines[-1]) if len(rows) > limit else "")
 
-    async def lines_between(self, device_id: str, start: dt.datetime, end: dt.datetime) -> list[Line]:
-        """Every line that ended within [start, end], in time order."""
+    async def lines_between(self, device_id: str, start: dt.datetime, end: dt.datetime, *, inclusive: bool = True) -> list[Line]:
+        """Every line that ended within [start, end] (or (start, end) when not inclusive), in time order."""
+        start, end = _aware(start, "start"), _aware(end, "end")
+        ended = TranscriptRow.ended_at
+        within = (ended >= start, ended <= end) if inclusive else (ended > start, ended < end)
         statement = (
             select(*_LINE_COLUMNS)
-            .where(
-                TranscriptRow.device_id == _device(device_id),
-                TranscriptRow.ended_at >= _aware(start, "start"),
-                TranscriptRow.ended_at <= _aware(end, "end"),
-            )
+            .where(TranscriptRow.device_id == _device(device_id), *within)
             .order_by(TranscriptRow.ended_at, TranscriptRow.id)
         )
         async with self._engine.connect() as conn:
@@ -282,7 +281,8 @@ class AssistantStore:
                     .where(MeetingRow.device_id == device_id, MeetingRow.meeting_id == closed.meeting_id)
                     .values(ended_at=at)
                 )
-        lines = await self.lines_between(device_id, closed.started_at, at)
+        # Strictly between: the start and stop commands end exactly at the bounds and are no part of the meeting.
+        lines = await self.lines_between(device_id, closed.started_at, at, inclusive=False)
         return StoppedMeeting(closed.meeting_id, closed.started_at, at, lines)
 
     async def save_meeting_summary(
@@ -296,7 +296,7 @@ class AssistantStore:
         else:
             meeting = await self.meeting(device_id, meeting_id)
             if meeting is not None and meeting.ended_at is not None:
-                values["utterances"] = len(await self.lines_between(device_id, meeting.started_at, meeting.ended_at))
+                values["utterances"] = len(await self.lines_between(device_id, meeting.started_at, meeting.ended_at, inclusive=False))
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(MeetingRow).where(MeetingRow.device_id == device_id, MeetingRow.meeting_id == meeting_id).values(**values)
