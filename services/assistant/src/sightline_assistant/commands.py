@@ -9,6 +9,9 @@ notes, answers "what is this" and open questions, and shows a card.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -86,6 +89,20 @@ class CommandDesk:
         self.reminder_limits = ReminderLimits(
             max_text_chars=settings.reminder_max_text_chars, max_ahead=timedelta(days=settings.reminder_max_days_ahead)
         )
+        # Per device, the "what is this" asked here and waiting for its photo: the task that says so if none comes.
+        self._photo_watches: dict[str, asyncio.Task[None]] = {}
+
+    async def close(self) -> None:
+        """Stop waiting for photos (a shutdown hook)."""
+        for device_id in list(self._photo_watches):
+            await self._stop_watch(device_id)
+
+    async def _stop_watch(self, device_id: str) -> None:
+        task = self._photo_watches.pop(device_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def obey(self, said: Said) -> None:
         command = said.command
@@ -293,10 +310,52 @@ class CommandDesk:
         )
         await self._device_command(said, DeviceCommand(take_photo=TakePhoto(purpose="what_is_this")))
         await self._reply(said, ReplyKind.REPLY_KIND_ACKNOWLEDGED, say("what_is_this_wait", said.language))
+        # The photo may never come (no camera, privacy mode, the link or vision down): the wearer
+        # is told so once the wait is over, not left with "Looking…". A newer question replaces
+        # the device's waiting one, and its watch.
+        await self._stop_watch(said.device_id)
+        watch = asyncio.create_task(self._no_photo_after(said, self.settings.what_is_this_wait_s), name="assistant-what-is-this")
+        self._photo_watches[said.device_id] = watch
+        watch.add_done_callback(functools.partial(self._watch_done, said.device_id))
 
-    async def answer_photo(self, device_id: str, photo: look.PhotoGist, *, language: str, question: str, said: Said | None = None) -> None:
+    def _watch_done(self, device_id: str, task: asyncio.Task[None]) -> None:
+        if self._photo_watches.get(device_id) is task:
+            del self._photo_watches[device_id]
+
+    async def _no_photo_after(self, said: Said, wait_s: float) -> None:
+        # A little past the question's deadline: a photo that comes later is not taken for it either.
+        await asyncio.sleep(wait_s + 0.05)
+        try:
+            if not await self._give_up_photo_question(said):
+                return  # answered, or a newer "what is this" waits now (its own watch speaks for it)
+            log.info(
+                "no photo for 'what is this'",
+                extra={"device_id": said.device_id, "event_id": said.command.meta.event_id, "waited_s": wait_s},
+            )
+            title, body = look.no_photo(said.language, wait_s)
+            await self._reply(said, ReplyKind.REPLY_KIND_ERROR, title, body)
+        except Exception:  # a bus error here must not go unseen, nor stop the others
+            log.exception("'what is this' photo wait failed", extra={"device_id": said.device_id})
+
+    async def _give_up_photo_question(self, said: Said) -> bool:
+        """True (once) when the device's waiting question is still this command's; it is removed.
+        The key and value are DeviceState.wait_for_photo's (state.py is not this change's)."""
+        key = f"look.{said.device_id}"
+        waiting = await self.state.store.get(key)
+        if waiting is None or waiting.get("command") != said.command.meta.event_id:
+            return False
+        await self.state.store.delete(key)
+        return True
+
+    async def answer_photo(
+        self, device_id: str, photo: look.PhotoGist, *, language: str, question: str, said: Said | None = None, causation_id: str = ""
+    ) -> None:
+        """`causation_id`: the waiting command's event id, when the answer comes with a later photo."""
+        if said is None:
+            # The photo came for the waiting question: nothing left to wait for here.
+            await self._stop_watch(device_id)
         described = look.describe(photo, language)
-        causation = said.command.meta.event_id if said else ""
+        causation = said.command.meta.event_id if said else causation_id
         ended = said.speech_ended_at if said else None
         if described is None:
             await self.replier.send(
@@ -311,6 +370,10 @@ class CommandDesk:
         else:
             self.metrics.llm_answers.labels("ok").inc()
             body = answer.text
+        log.info(
+            "'what is this' answered",
+            extra={"device_id": device_id, "photo_id": photo.photo_id, "engine": answer.engine, "fallback_reason": answer.fallback_reason},
+        )
         await self.replier.send(
             device_id,
             ReplyKind.REPLY_KIND_ANSWER,
@@ -332,6 +395,7 @@ class CommandDesk:
             await self._reply(said, ReplyKind.REPLY_KIND_ERROR, answer.text, question)
             return
         self.metrics.llm_answers.labels("ok").inc()
+        log.info("question answered", extra={"device_id": said.device_id, "engine": answer.engine})
         await self._reply(said, ReplyKind.REPLY_KIND_ANSWER, say("answer", said.language), answer.text)
 
     _acts: ClassVar[dict[int, Callable[[CommandDesk, Said], Awaitable[None]]]] = {

@@ -12,6 +12,10 @@ from sightline_assistant.domain.phrases import say
 
 # ImageNet class names come as "espresso, coffee": the first is the name.
 MIN_TAG_SCORE = 0.15
+# The card when the photo asked for never came (no camera, privacy mode, the link
+# or vision down). Here rather than in domain.phrases, which another change owns.
+NO_PHOTO_TITLE = {"en": "No photo to look at", "zh": "没有收到照片"}
+NO_PHOTO_BODY = {"en": "The glasses sent no photo within {seconds:g} s", "zh": "眼镜在 {seconds:g} 秒内没有发送照片"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,12 @@ def describe(photo: PhotoGist, language: str) -> tuple[str, str, list[str]] | No
         body = f"{best} ({score:.0%})" + (f"; or {others}" if others else "")
         return say("what_is_this", language), body, items
     return say("what_is_this", language), items[0], items[1:]
+
+
+def no_photo(language: str, waited_s: float) -> tuple[str, str]:
+    """(title, body) of the card saying the photo never came."""
+    lang = "zh" if language.lower().startswith("zh") else "en"
+    return NO_PHOTO_TITLE[lang], NO_PHOTO_BODY[lang].format(seconds=waited_s)
 
 
 def context_for_llm(photo: PhotoGist) -> str:
