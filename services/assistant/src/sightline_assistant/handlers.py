@@ -45,6 +45,18 @@ log = logging.getLogger(__name__)
 SUGGESTION_PREFIX = "suggest-"
 
 
+def _storable(event: Any, *fields: str) -> bool:
+    """Replace NUL characters in the event's text fields (PostgreSQL text cannot hold them: the
+    line would fail to store on every delivery and be lost). True when there were any."""
+    changed = False
+    for name in fields:
+        value = getattr(event, name)
+        if "\x00" in value:
+            setattr(event, name, value.replace("\x00", "\ufffd"))
+            changed = True
+    return changed
+
+
 def _when(ts: Timestamp) -> datetime | None:
     return ts.ToDatetime(tzinfo=UTC) if ts.seconds else None
 
@@ -81,11 +93,14 @@ class AssistantHandlers:
     # --- speech ---
     async def on_final(self, transcript: Transcript, ctx: EventContext) -> None:
         device = ctx.device or DeviceRecord(device_id=ctx.device_id)
-        await self.store.add_final(ctx.device_id, transcript)
-        self.metrics.transcript_lines.labels("final").inc()
+        if _storable(transcript, "text"):
+            self._nul_replaced(ctx, "final")
+        if await self.store.add_final(ctx.device_id, transcript):
+            self.metrics.transcript_lines.labels("final").inc()
         text = transcript.text.strip()
         if not text:
-            self.metrics.finals.labels("caption").inc()
+            # Nothing was said (the store keeps no line for it); command mode stays open for the next final.
+            self.metrics.finals.labels("empty").inc()
             return
         command_text = self.wake.command(text)
         if command_text is None and await self.state.take_command_mode(ctx.device_id):
@@ -110,7 +125,34 @@ class AssistantHandlers:
             self.metrics.finals.labels("woken").inc()
             await self._woken(device, transcript)
             return
+        limit = self.understander.settings.max_chars
+        if len(command_text) > limit:
+            # A command is a sentence: a long dictation after the wake phrase is kept, not cut short and obeyed.
+            await self._too_long(device, command_text, transcript, limit)
+            return
         await self._understood(device, command_text, transcript, spoken)
+
+    async def _too_long(self, device: DeviceRecord, text: str, transcript: Transcript, limit: int) -> None:
+        language = transcript.language or "en"
+        self.metrics.finals.labels("too_long").inc()
+        self.limited_log.log(
+            logging.INFO,
+            ("too_long", device.device_id),
+            "command too long to understand, kept in the transcript",
+            device_id=device.device_id,
+            utterance_id=transcript.utterance_id,
+            chars=len(text),
+            max_chars=limit,
+        )
+        await self.replier.send(
+            device.device_id,
+            ReplyKind.REPLY_KIND_ERROR,
+            say("too_long", language),
+            say("too_long_body", language, count=len(text), limit=limit),
+            language=language,
+            causation_id=transcript.meta.event_id,
+            speech_ended_at=transcript.speech_ended_at,
+        )
 
     async def _understood(self, device: DeviceRecord, text: str, transcript: Transcript, spoken: datetime) -> None:
         language = transcript.language or "en"
@@ -138,11 +180,19 @@ class AssistantHandlers:
         else:
             # Incomplete ("where to?"), invalid ("that time has passed") or not understood: said on a card.
             title = say("not_understood", language) if understanding.status is Status.NOT_UNDERSTOOD else understanding.reason
+            body = text
+            if understanding.status is Status.INVALID:
+                # The reason is the card's body, under what could not be done.
+                refused_reminder = understanding.intent == IntentKind.INTENT_KIND_SET_REMINDER
+                if refused_reminder:
+                    self.metrics.reminders.labels("refused").inc()
+                title = say("reminder_refused" if refused_reminder else "not_understood", language)
+                body = understanding.reason or text
             await self.replier.send(
                 device.device_id,
                 ReplyKind.REPLY_KIND_ERROR,
                 title or say("not_understood", language),
-                text,
+                body,
                 language=language,
                 causation_id=transcript.meta.event_id,
                 speech_ended_at=transcript.speech_ended_at,
@@ -153,6 +203,7 @@ class AssistantHandlers:
 
     async def _suggest(self, said: Said, suggestion: str) -> None:
         suggestion_id = SUGGESTION_PREFIX + uuid.uuid4().hex[:12]
+        self.metrics.suggestions.labels("offered").inc()
         await self.state.offer_suggestion(
             said.device_id, suggestion_id, {"command": said.command.SerializeToString().hex()}, self.settings.suggestion_ttl_s
         )
@@ -203,6 +254,8 @@ class AssistantHandlers:
 
     # --- the transcript's translations ---
     async def on_translation(self, translation: Translation, ctx: EventContext) -> None:
+        if _storable(translation, "text", "source_text"):
+            self._nul_replaced(ctx, "translation")
         await self.store.add_translation(ctx.device_id, translation)
         self.metrics.transcript_lines.labels("translation").inc()
 
@@ -229,13 +282,33 @@ class AssistantHandlers:
             )
             await self.desk.obey(Said(device, command, datetime.now(UTC)))
         elif kind == "confirmation" and event.confirmation.reference_id.startswith(SUGGESTION_PREFIX):
-            await self._answered_suggestion(device, event.confirmation.reference_id, event.confirmation.approved)
+            await self._answered_suggestion(device, event.confirmation.reference_id, event.confirmation.approved, ctx.event_id)
 
-    async def _answered_suggestion(self, device: DeviceRecord, action_id: str, approved: bool) -> None:
+    async def _answered_suggestion(self, device: DeviceRecord, action_id: str, approved: bool, event_id: str) -> None:
         declined = action_id.endswith(".no") or not approved
         suggestion_id = action_id.removesuffix(".no")
         offered = await self.state.take_suggestion(device.device_id, suggestion_id)
-        if offered is None or declined:
+        if declined:
+            self.metrics.suggestions.labels("declined").inc()
+            return
+        if offered is None:
+            # Expired, already answered, never offered, or another device's: a Yes that does nothing says so.
+            self.metrics.suggestions.labels("expired").inc()
+            self.limited_log.log(
+                logging.INFO,
+                ("suggestion", device.device_id),
+                "a Yes to no pending suggestion of the device",
+                device_id=device.device_id,
+                reference_id=action_id[:64],
+            )
+            await self.replier.send(
+                device.device_id,
+                ReplyKind.REPLY_KIND_ERROR,
+                say("suggestion_expired"),
+                say("suggestion_expired_body"),
+                reference_id=action_id[:64],
+                causation_id=event_id,
+            )
             return
         command = Command()
         try:
@@ -243,6 +316,7 @@ class AssistantHandlers:
         except (KeyError, ValueError):
             log.warning("unreadable suggestion in the state", extra={"device_id": device.device_id})
             return
+        self.metrics.suggestions.labels("accepted").inc()
         command.understood_by = "suggestion"
         command.meta.CopyFrom(new_meta(device.device_id, SERVICE, causation_id=command.meta.event_id))
         await self.desk.obey(Said(device, command, datetime.now(UTC)))
@@ -293,6 +367,16 @@ class AssistantHandlers:
 
     async def import_calendar(self, body: bytes) -> tuple[Any, dict[str, str]]:
         return await self.rpc.import_calendar(body)
+
+    def _nul_replaced(self, ctx: EventContext, kind: str) -> None:
+        self.limited_log.log(
+            logging.WARNING,
+            ("nul", ctx.device_id),
+            f"NUL characters in a {kind}, kept as U+FFFD",
+            device_id=ctx.device_id,
+            event_id=ctx.event_id,
+            subject=ctx.subject,
+        )
 
     def _zone_name(self, device: DeviceRecord) -> str:
         """The device's zone, or UTC (with a log line) when its record names an unknown one."""

@@ -14,8 +14,9 @@ FIRING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 30.0, 300.0)
 
 @dataclass(frozen=True)
 class AssistantMetrics:
-    # Finals by what they were: caption (not addressed), stale (too old to obey), woken (the wake phrase alone), or the
-    # understanding's status: command, suggestion, incomplete, invalid, not_understood.
+    # Finals by what they were: empty (nothing said), caption (not addressed), stale (too old to obey), woken (the wake
+    # phrase alone), too_long (over the understanding's limit: refused, kept in the transcript), or the understanding's
+    # status: command, suggestion, incomplete, invalid, not_understood.
     finals: Counter
     # Commands obeyed, by intent and how they were understood (grammar, examples, suggestion, glasses).
     commands: Counter
@@ -32,13 +33,16 @@ class AssistantMetrics:
     meeting_notes: Counter
     # Lines written to the transcript: final, translation.
     transcript_lines: Counter
+    # "Did you mean …?" offers: offered, accepted, declined, expired (a Yes to no pending offer of the device).
+    suggestions: Counter
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> AssistantMetrics:
         return cls(
             finals=Counter(
                 "sightline_assistant_finals_total",
-                "Final transcripts: caption, stale (too old to obey), woken; command, suggestion, incomplete, invalid, not_understood",
+                "Final transcripts: empty, caption, stale (too old to obey), woken, too_long; "
+                "command, suggestion, incomplete, invalid, not_understood",
                 ["outcome"],
                 registry=registry,
             ),
@@ -89,6 +93,12 @@ class AssistantMetrics:
                 "sightline_assistant_transcript_lines_total",
                 "Lines written to the kept transcript: final, translation",
                 ["kind"],
+                registry=registry,
+            ),
+            suggestions=Counter(
+                "sightline_assistant_suggestions_total",
+                "'Did you mean' offers: offered, accepted, declined, expired (a Yes to no pending offer of the device)",
+                ["outcome"],
                 registry=registry,
             ),
         )

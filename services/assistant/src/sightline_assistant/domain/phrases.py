@@ -42,6 +42,13 @@ PHRASES: dict[str, dict[str, str]] = {
     "yes": {"en": "Yes", "zh": "是"},
     "no": {"en": "No", "zh": "不是"},
     "not_understood": {"en": "Sorry, I didn't catch that", "zh": "抱歉，没听清楚"},
+    "too_long": {"en": "That's too long for a command", "zh": "这条指令太长了"},
+    "too_long_body": {
+        "en": "{count} characters; a command is at most {limit}. It is kept in the transcript.",
+        "zh": "{count} 个字符，指令最多 {limit} 个字符。已保存在记录中。",
+    },
+    "suggestion_expired": {"en": "That question has expired", "zh": "这个提问已过期"},
+    "suggestion_expired_body": {"en": "Nothing was done. Say the command again.", "zh": "没有执行任何操作，请再说一遍。"},
     "listening": {"en": "Listening…", "zh": "请说…"},
     "briefing": {"en": "Good day", "zh": "今日简报"},
     "briefing_events": {"en": "Next: {items}", "zh": "日程：{items}"},

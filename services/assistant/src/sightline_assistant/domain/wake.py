@@ -21,6 +21,8 @@ DEFAULT_WAKE_PHRASES: tuple[str, ...] = (
 )
 # Fillers ASR keeps before the wake phrase ("um, hey sightline").
 _FILLERS: tuple[str, ...] = ("um", "uh", "er", "erm", "嗯", "呃", "那个")
+# What is cut between the wake phrase and the command.
+_LEADING = " \t,，.。!！?？:：;；、-—~"
 
 
 def _kept(char: str) -> bool:
@@ -64,13 +66,15 @@ class WakePhrases:
                 if not compact.startswith(phrase, start):
                     continue
                 end = start + len(phrase)  # index into compact of the first char after the phrase
-                if end == len(compact):
-                    return ""
                 after = origin[end - 1] + 1
+                if end == len(compact):
+                    # "Hey Sightline." is the phrase alone; "Hey Sightline 🤖🔥" said something, if no words.
+                    rest = transcript[after:].strip(_LEADING).strip()
+                    return rest if any(unicodedata.category(c)[0] == "S" for c in rest) else ""
                 # "hey sightlines": the phrase ends inside a Latin word.
                 if _latin(transcript[after - 1]) and after < len(transcript) and _latin(transcript[after]):
                     continue
-                return transcript[after:].lstrip(" \t,，.。!！?？:：;；、-—~").strip()
+                return transcript[after:].lstrip(_LEADING).strip()
         return None
 
     def _starts(self, compact: str) -> list[int]:

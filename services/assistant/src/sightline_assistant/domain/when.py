@@ -330,8 +330,15 @@ def _combine(parts: _Parts, local_now: dt.datetime) -> When | None:
     candidates = sorted(dt.datetime.combine(day, dt.time(h, parts.minute), tzinfo=local_now.tzinfo) for day in dates for h in hours)
     future = [c for c in candidates if c > local_now]
     if not future:
-        raise PastTimeError(f"{candidates[-1].isoformat()} has passed (now {local_now.isoformat()})")
+        raise PastTimeError(f"that time has passed: {_spoken(candidates[-1], local_now)} (it is {local_now:%H:%M} now)")
     return When(due_at=_resolve(future[0]), recurrence=parts.recurrence, span=parts.span)
+
+
+def _spoken(moment: dt.datetime, local_now: dt.datetime) -> str:
+    """A time as the wearer's card says it: "18:57 today", "09:00 yesterday", "09:00 on 1 Dec 2026"."""
+    days = (moment.date() - local_now.date()).days
+    day = {0: "today", -1: "yesterday", 1: "tomorrow"}.get(days) or f"on {moment.day} {moment:%b %Y}"
+    return f"{moment:%H:%M} {day}"
 
 
 def _candidate_dates(parts: _Parts, local_now: dt.datetime) -> list[dt.date]:
