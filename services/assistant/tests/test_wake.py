@@ -1,5 +1,5 @@
 import pytest
-from sightline_assistant.domain.wake import WakePhrases
+from sightline_assistant.domain.wake import Wake, WakePhrases
 
 
 @pytest.fixture
@@ -55,3 +55,26 @@ def test_a_phrase_without_letters_is_refused() -> None:
         WakePhrases(["!!!"])
     with pytest.raises(ValueError, match="wake phrases"):
         WakePhrases([])
+
+
+def test_symbols_after_the_phrase_are_said_not_the_phrase_alone(wake: WakePhrases) -> None:
+    assert wake.command("Hey Sightline 🤖") == "🤖"
+
+
+@pytest.mark.parametrize(
+    ("transcript", "command"),
+    [
+        ("Hayside Line, take a photo.", "take a photo."),
+        ("Hey, sidelined, what is next?", "what is next?"),
+        ("um, Hazeide Line read my notifications.", "read my notifications."),
+        ("High side line.", ""),
+    ],
+)
+def test_the_phrase_as_the_recogniser_spelled_it_is_heard_by_sound(wake: WakePhrases, transcript: str, command: str) -> None:
+    assert wake.heard(transcript) == Wake(command, by_sound=True)
+
+
+def test_a_spelled_phrase_is_not_by_sound_and_a_longer_word_is_no_wake_at_all(wake: WakePhrases) -> None:
+    assert wake.heard("Hey Sightline, take a photo") == Wake("take a photo")
+    assert wake.heard("hey sightlines are nice") is None
+    assert wake.heard("Hey Stella, how are you?") is None

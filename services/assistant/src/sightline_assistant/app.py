@@ -93,6 +93,7 @@ def create_service(
             settings=settings,
             metrics=metrics,
         )
+        resources.on_shutdown(desk.close)
         return AssistantHandlers(
             settings=settings,
             understander=loaded,

@@ -57,6 +57,11 @@ def _storable(event: Any, *fields: str) -> bool:
     return changed
 
 
+def _confident(understanding: Any) -> bool:
+    """A command to obey as it is: not a question (any sentence is one), nor a guess."""
+    return understanding.status is Status.COMMAND and understanding.intent != IntentKind.INTENT_KIND_ASK
+
+
 def _when(ts: Timestamp) -> datetime | None:
     return ts.ToDatetime(tzinfo=UTC) if ts.seconds else None
 
@@ -102,7 +107,8 @@ class AssistantHandlers:
             # Nothing was said (the store keeps no line for it); command mode stays open for the next final.
             self.metrics.finals.labels("empty").inc()
             return
-        command_text = self.wake.command(text)
+        wake = self.wake.heard(text)
+        command_text = None if wake is None else wake.command
         if command_text is None and await self.state.take_command_mode(ctx.device_id):
             command_text = text
         if command_text is None:
@@ -130,7 +136,7 @@ class AssistantHandlers:
             # A command is a sentence: a long dictation after the wake phrase is kept, not cut short and obeyed.
             await self._too_long(device, command_text, transcript, limit)
             return
-        await self._understood(device, command_text, transcript, spoken)
+        await self._understood(device, command_text, transcript, spoken, by_sound=wake is not None and wake.by_sound)
 
     async def _too_long(self, device: DeviceRecord, text: str, transcript: Transcript, limit: int) -> None:
         language = transcript.language or "en"
@@ -154,11 +160,18 @@ class AssistantHandlers:
             speech_ended_at=transcript.speech_ended_at,
         )
 
-    async def _understood(self, device: DeviceRecord, text: str, transcript: Transcript, spoken: datetime) -> None:
+    async def _understood(
+        self, device: DeviceRecord, text: str, transcript: Transcript, spoken: datetime, *, by_sound: bool = False
+    ) -> None:
         language = transcript.language or "en"
         started = time.perf_counter()
         understanding = self.understander.understand(text, language=language, now=datetime.now(UTC), time_zone=self._zone_name(device))
         self.metrics.understanding_seconds.labels(understanding.understood_by or "none").observe(time.perf_counter() - started)
+        if by_sound and not _confident(understanding):
+            # "Hey Stalin, what's up" sounds like the wake phrase: only a command understood with
+            # confidence makes it one; anything else stays a caption, with no card asking about it.
+            self.metrics.finals.labels("caption").inc()
+            return
         command = Command(
             meta=new_meta(device.device_id, SERVICE, causation_id=transcript.meta.event_id),
             intent=understanding.intent or IntentKind.INTENT_KIND_UNSPECIFIED,
@@ -358,7 +371,11 @@ class AssistantHandlers:
         question = await self.state.take_photo_question(ctx.device_id)
         if question is not None:
             await self.desk.answer_photo(
-                ctx.device_id, photo, language=question.get("language", "en"), question=question.get("question", "")
+                ctx.device_id,
+                photo,
+                language=question.get("language", "en"),
+                question=question.get("question", ""),
+                causation_id=question.get("command", ""),
             )
 
     # --- requests ---

@@ -4,12 +4,20 @@ Matching ignores case, punctuation and spaces, because ASR spells the same
 words many ways: "Hey Sightline, ...", "hey sight line ...", "你好，sightline"
 and "你好 Sight Line。" all wake. A match must end on a word boundary, so
 "hey sightlines are nice" is a caption, not a command.
+
+A Latin phrase the recogniser did not spell ("Hayside Line, take a photo")
+is matched by sound (sounds_like.py), and the Wake says so: the handler
+obeys such a wake only when it understood the command with confidence.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sightline_assistant.domain.sounds_like import SoundsLike
 
 DEFAULT_WAKE_PHRASES: tuple[str, ...] = (
     "hey sightline",
@@ -46,6 +54,28 @@ def _latin(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
+def _rest(after: str) -> str:
+    """What follows a phrase that ends the transcript's words: "" for "Hey Sightline.", but
+    "Hey Sightline 🤖🔥" said something, if no words."""
+    rest = after.strip(_LEADING).strip()
+    if not any(_kept(c) for c in rest):
+        return rest if any(unicodedata.category(c)[0] == "S" for c in rest) else ""
+    return after.lstrip(_LEADING).strip()
+
+
+_NOT_A_WAKE = object()
+_FIRST_WORD = re.compile(r"\s*(\w+)")
+
+
+@dataclass(frozen=True)
+class Wake:
+    """A transcript addressed to the assistant: the command after the phrase ("" for the phrase
+    alone), and whether the phrase was only heard by sound (the handler asks more of those)."""
+
+    command: str
+    by_sound: bool = False
+
+
 class WakePhrases:
     """Detects and strips the configured wake phrases."""
 
@@ -56,10 +86,29 @@ class WakePhrases:
         # Longest first, so "hey sightline" wins over a configured "hey".
         self.phrases = tuple(sorted(set(compact), key=len, reverse=True))
         self._fillers = tuple(_compact(f)[0] for f in _FILLERS)
+        # Latin phrases long enough to match by sound; "你好 sightline" only as spelled.
+        sounds = [SoundsLike(p) for p in phrases if p.isascii() and any(c.isalpha() for c in p)]
+        self._sounds = tuple(sorted((s for s in sounds if s.usable), key=lambda s: len(s.key), reverse=True))
 
     def command(self, transcript: str) -> str | None:
         """The command after the wake phrase, or None when the transcript is not addressed
         to the assistant. "" means the wearer said only the wake phrase (open command mode)."""
+        wake = self.heard(transcript)
+        return None if wake is None else wake.command
+
+    def heard(self, transcript: str) -> Wake | None:
+        """The wake phrase as spelled, else as it sounds (see SoundsLike), with the command after it."""
+        spelled = self._spelled(transcript)
+        if spelled is not None:
+            return None if spelled is _NOT_A_WAKE else Wake(spelled)
+        for start in self._word_starts(transcript):
+            for sound in self._sounds:
+                match = sound.match(transcript, start)
+                if match is not None:
+                    return Wake(_rest(transcript[match.end :]), by_sound=True)
+        return None
+
+    def _spelled(self, transcript: str) -> str | object | None:
         compact, origin = _compact(transcript)
         for start in self._starts(compact):
             for phrase in self.phrases:
@@ -68,14 +117,23 @@ class WakePhrases:
                 end = start + len(phrase)  # index into compact of the first char after the phrase
                 after = origin[end - 1] + 1
                 if end == len(compact):
-                    # "Hey Sightline." is the phrase alone; "Hey Sightline 🤖🔥" said something, if no words.
-                    rest = transcript[after:].strip(_LEADING).strip()
-                    return rest if any(unicodedata.category(c)[0] == "S" for c in rest) else ""
+                    return _rest(transcript[after:])
                 # "hey sightlines": the phrase ends inside a Latin word.
                 if _latin(transcript[after - 1]) and after < len(transcript) and _latin(transcript[after]):
                     continue
                 return transcript[after:].lstrip(_LEADING).strip()
+        # Spelled out but part of a longer word ("hey sightlines are nice"): not a wake, by sound neither.
+        if any(compact.startswith(phrase, start) for start in self._starts(compact) for phrase in self.phrases):
+            return _NOT_A_WAKE
         return None
+
+    def _word_starts(self, transcript: str) -> list[int]:
+        """Where the phrase may begin: the start, or after a filler ("um, hayside line")."""
+        starts = [0]
+        first = _FIRST_WORD.match(transcript)
+        if first and first.group(1).casefold() in _FILLERS:
+            starts.append(first.end())
+        return starts
 
     def _starts(self, compact: str) -> list[int]:
         starts = [0]
