@@ -4,7 +4,9 @@
 connects a GlassesAgent for the demo device, serves its HUD page, and plays
 script.yaml (looping when the script says so) until cancelled. The demo
 glasses' camera source is the bundled sample photo, so a TakePhoto command
-(the assistant's "take a photo") has something to take.
+(the assistant's "take a photo") has something to take. Given the
+assistant's notification ingress (`notify`), the script's `notify` steps
+push through it as a phone companion would; without it they are skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import nats
 from sightline_glasses.agent import GlassesAgent
 from sightline_glasses.camera import Camera
 from sightline_glasses.demo.script import DEFAULT_SCRIPT, DemoScript, Step, load_script
-from sightline_glasses.demo.steps import STEPS, DemoContext, StepUnavailable
+from sightline_glasses.demo.steps import STEPS, DemoContext, NotifyIngress, StepUnavailable
 from sightline_glasses.hud import HudServer
 from sightline_glasses.settings import EdgeSettings
 
@@ -78,11 +80,13 @@ async def play_demo(
     device_credentials: str | None = None,
     director_credentials: str | None = None,
     camera_source: Path = SAMPLE_PHOTO,
+    notify: NotifyIngress | None = None,
 ) -> None:
     """Run the demo device and its HUD page until cancelled (or until a
     non-looping script ends). `on_hud` gets the page URL once it serves.
     On a hub with authorisation the device and the director each need their
-    own credentials (the director may only draw on the demo device's HUD)."""
+    own credentials (the director may only draw on the demo device's HUD).
+    `notify` is the assistant's notification ingress, for `notify` steps."""
     script = script or load_script(DEFAULT_SCRIPT)
     settings = EdgeSettings()
     camera = Camera(camera_source, max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)
@@ -94,6 +98,6 @@ async def play_demo(
             HudServer.for_agent(agent, port=hud_port) as hud,
         ):
             on_hud(hud.url)
-            await DemoRunner(script, DemoContext(agent=agent, director=director, base_dir=script.base_dir)).run()
+            await DemoRunner(script, DemoContext(agent=agent, director=director, base_dir=script.base_dir, notify=notify)).run()
     finally:
         await director.drain()

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from google.protobuf.json_format import ParseDict, ParseError
 from nats.aio.client import Client
 from sightline.v1.display_pb2 import DisplayUpdate
+from sightline.v1.input_pb2 import Button, ButtonPress, DeviceInput
 from sightline_runtime import subjects
 from sightline_runtime.events import HybridClock, event_headers, new_meta
 
@@ -46,6 +48,19 @@ class StepUnavailable(RuntimeError):
     """This agent cannot do the step yet (a capability still being built)."""
 
 
+class StepFailed(RuntimeError):
+    """The step ran and the stack refused it (logged; the demo goes on)."""
+
+
+@dataclass(frozen=True)
+class NotifyIngress:
+    """Where `notify` steps push: the assistant's notification ingress (the
+    local stack's is stack.json's notify_url, its key in notify_key_file)."""
+
+    url: str
+    key_file: Path
+
+
 @dataclass
 class DemoContext:
     agent: GlassesAgent
@@ -54,6 +69,8 @@ class DemoContext:
     director: Client
     base_dir: Path
     versions: HybridClock = field(default_factory=HybridClock)
+    # None: the demo was given no ingress, and `notify` steps are skipped.
+    notify: NotifyIngress | None = None
 
 
 def seconds(value: Any, what: str) -> float:
@@ -102,6 +119,24 @@ async def _say(ctx: DemoContext, spec: dict[str, Any]) -> None:
             raise StepUnavailable(str(exc)) from None
         # At microphone pace, as the glasses would send it.
         await ctx.agent.say(wav, source_language=language, target_language=str(spec.get("target_language", "")))
+
+
+# --- press: a button on the frame ---
+BUTTONS = {"action": Button.BUTTON_ACTION, "capture": Button.BUTTON_CAPTURE, "touchpad": Button.BUTTON_TOUCHPAD}
+
+
+def _check_press(spec: dict[str, Any], base_dir: Path) -> None:
+    if spec.get("button", "action") not in BUTTONS:
+        raise ScriptError(f"press's button must be one of {', '.join(BUTTONS)}, not {spec['button']!r}")
+    if not isinstance(spec.get("long_press", False), bool):
+        raise ScriptError(f"press's long_press must be true or false, not {spec['long_press']!r}")
+
+
+@step("press", optional=("button", "long_press"), check=_check_press)
+async def _press(ctx: DemoContext, spec: dict[str, Any]) -> None:
+    press = ButtonPress(button=BUTTONS[spec.get("button", "action")], long_press=bool(spec.get("long_press", False)))
+    # The agent's own meta: its device id and its per-device input sequence.
+    await ctx.agent.send_input(DeviceInput(meta=ctx.agent._meta(), button=press))
 
 
 # --- photo: the camera takes a picture ---
@@ -166,6 +201,37 @@ async def _show(ctx: DemoContext, spec: dict[str, Any]) -> None:
     update.region_version = ctx.versions.next((device, update.region))
     update.meta.CopyFrom(new_meta(device, DIRECTOR, seq=update.region_version))
     await ctx.director.publish(subjects.down_display(device), update.SerializeToString(), headers=event_headers(update))
+
+
+# --- notify: a phone companion pushes a notification through the assistant's ingress ---
+NOTIFY_PRIORITIES = ("low", "normal", "urgent")
+NOTIFY_TIMEOUT_S = 10.0
+
+
+def _check_notify(spec: dict[str, Any], base_dir: Path) -> None:
+    if not isinstance(spec["title"], str) or not spec["title"].strip():
+        raise ScriptError("notify needs a non-empty title")
+    for name in ("body", "dedup_key"):
+        if name in spec and not isinstance(spec[name], str):
+            raise ScriptError(f"notify's {name} must be text, not {spec[name]!r}")
+    if spec.get("priority", "normal") not in NOTIFY_PRIORITIES:
+        raise ScriptError(f"notify's priority must be one of {', '.join(NOTIFY_PRIORITIES)}, not {spec['priority']!r}")
+
+
+@step("notify", required=("title",), optional=("body", "priority", "dedup_key"), check=_check_notify)
+async def _notify(ctx: DemoContext, spec: dict[str, Any]) -> None:
+    if ctx.notify is None:
+        raise StepUnavailable("no notification ingress was given to the demo (the stack's notify_url and notify_key_file)")
+    key = (await asyncio.to_thread(ctx.notify.key_file.read_text, encoding="utf-8")).strip()
+    body = {name: spec[name] for name in ("title", "body", "priority", "dedup_key") if name in spec}
+    url = f"{ctx.notify.url.rstrip('/')}/v1/devices/{ctx.agent.device_id}/notifications"
+    async with httpx.AsyncClient(timeout=NOTIFY_TIMEOUT_S) as client:
+        response = await client.post(url, json=body, headers={"authorization": f"Bearer {key}"})
+    if response.status_code != 200:
+        # The ingress says why as JSON {"error", "detail"}; the key itself is never logged.
+        raise StepFailed(f"the notification ingress answered {response.status_code}: {response.text[:200]}")
+    # "shown" draws the card; "held" (do-not-disturb, navigating) keeps it for "read my notifications".
+    log.info("demo notification %s", response.json().get("delivery", "?"))
 
 
 # --- wait: a pause of its own ---
