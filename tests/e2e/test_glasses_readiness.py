@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from sightline_cli.readiness import Need, in_stack, needed_services
+from sightline_cli.stack import ServiceEntry, StackInfo
 
 from tests.conftest import VENV_BIN
 from tests.e2e.test_cli_stack import _all_ready, _pids_with, _stack, _wait_for
@@ -52,6 +54,45 @@ def _stop(up: subprocess.Popen) -> None:
             up.wait()
 
 
+@pytest.mark.parametrize(
+    ("inputs", "waited_for"),
+    [
+        ({"texts": True}, {"overlay": "--text"}),
+        ({"speech": True}, {"asr": "--say", "overlay": "--say", "assistant": "--say"}),
+        ({"speech": True, "translate": True}, {"asr": "--say", "translation": "--to", "overlay": "--say", "assistant": "--say"}),
+        ({"photos": True}, {"vision": "--photo", "overlay": "--photo"}),
+        ({"photos": True, "translate": True}, {"vision": "--photo", "translation": "--to", "overlay": "--photo"}),
+        ({"translate": True}, {}),
+        ({}, {}),
+    ],
+)
+def test_each_input_waits_for_the_services_it_reaches(inputs, waited_for):
+    """Speech reaches the assistant (a spoken command is obeyed only while fresh); typed
+    text and photos do not, so they never wait for its model to load."""
+    needs = needed_services(**{"texts": False, "speech": False, "translate": False, "photos": False} | inputs)
+    assert {name: need.flag for name, need in needs.items()} == waited_for
+    assert [name for name, need in needs.items() if need.optional] == (["assistant"] if "assistant" in waited_for else [])
+
+
+def _stack_of(*services: str) -> StackInfo:
+    entry = ServiceEntry(pid=1, http_url="", metrics_url="", health_url="", log_file="")
+    return StackInfo("", "", "", 1, "", services=dict.fromkeys(services, entry))
+
+
+def test_the_assistant_is_waited_for_only_in_a_stack_that_runs_it():
+    """Captions need no assistant: a stack without it is no reason to refuse speech; one with it is waited for."""
+    needs = needed_services(texts=False, speech=True, translate=False, photos=False)
+    waited, not_run = in_stack(needs, _stack_of("asr", "overlay"))
+    assert list(waited) == ["asr", "overlay"]
+    assert list(not_run) == ["assistant"]
+    assert "unanswered" in not_run["assistant"].without
+    waited, not_run = in_stack(needs, _stack_of("asr", "overlay", "assistant"))
+    assert list(waited) == ["asr", "overlay", "assistant"]
+    assert not not_run
+    # What the inputs cannot do without stays needed, in any stack: its absence is named.
+    assert in_stack({"asr": Need("--say")}, _stack_of("overlay")) == ({"asr": Need("--say")}, {})
+
+
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory) -> Path:
     wav = tmp_path_factory.mktemp("speech") / "station.wav"
@@ -73,7 +114,8 @@ def test_up_then_at_once_say_waits_for_asr_and_the_first_utterance_is_captioned(
     stderr = _unwrapped(result.stderr)
     assert "waiting up to 180s for" in stderr, stderr
     assert "asr (" in stderr, stderr
-    assert "ready after" in stderr, stderr
+    # Speech may be a command: the wait covered the assistant too.
+    assert "asr, translation, overlay, assistant ready after" in stderr, stderr
 
     captions = [u for u in map(json.loads, result.stdout.splitlines()) if u["region"] == "HUD_REGION_CAPTION"]
     finals = [e for u in captions for e in u["caption"]["entries"] if e.get("isFinal")]
@@ -114,6 +156,10 @@ def test_a_service_the_stack_does_not_run_is_named_at_once_and_nothing_is_sent(o
         assert message in _unwrapped(result.stderr), result.stderr
         assert "nothing was sent" in _unwrapped(result.stderr)
         assert "Traceback" not in result.stderr
+        if "--say" in args:
+            # The assistant is not in this stack either, but captions do not need it: said, not refused for.
+            assert "assistant is not part of this stack: spoken commands" in _unwrapped(result.stderr), result.stderr
+            assert "assistant (for" not in result.stderr
         # Waiting cannot bring a service the stack does not run: no 60 s wait.
         assert time.monotonic() - started < 20
     assert not (state / "edge" / "absent").exists(), "no edge was started, nothing queued"

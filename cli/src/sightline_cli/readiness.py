@@ -24,19 +24,38 @@ PROBE_TIMEOUT_S = 2.0
 POLL_S = 0.25
 
 
-def needed_services(*, texts: bool, speech: bool, translate: bool, photos: bool) -> dict[str, str]:
-    """service -> the input that needs it (for the message when it is not ready)."""
-    needs: dict[str, str] = {}
+@dataclass(frozen=True)
+class Need:
+    """Why an input needs a service: the flag, for the messages; `optional`
+    ones are waited for only when the stack runs them."""
+
+    flag: str
+    optional: bool = False
+    # What goes missing without it (said when an optional service is not in the stack).
+    without: str = ""
+
+
+def needed_services(*, texts: bool, speech: bool, translate: bool, photos: bool) -> dict[str, Need]:
+    """service -> why these inputs need it, in the order they are waited for."""
+    needs: dict[str, Need] = {}
     if speech:
-        needs["asr"] = "--say"
+        needs["asr"] = Need("--say")
     if photos:
-        needs["vision"] = "--photo"
+        needs["vision"] = Need("--photo")
     if translate and (speech or photos):
-        needs["translation"] = "--to"
+        needs["translation"] = Need("--to")
     if texts or speech or photos:
         # Every reply reaches the HUD through the overlay.
-        needs["overlay"] = next(flag for flag, used in (("--say", speech), ("--photo", photos), ("--text", texts)) if used)
+        needs["overlay"] = Need(next(flag for flag, used in (("--say", speech), ("--photo", photos), ("--text", texts)) if used))
+    if speech:
+        needs["assistant"] = Need("--say", optional=True, without='spoken commands ("Hey Sightline, …") go unanswered')
     return needs
+
+
+def in_stack(needs: dict[str, Need], info: StackInfo) -> tuple[dict[str, Need], dict[str, Need]]:
+    """(the needs to wait for, the optional ones this stack does not run)."""
+    absent = {name: need for name, need in needs.items() if need.optional and name not in info.services}
+    return {name: need for name, need in needs.items() if name not in absent}, absent
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ back. --direct connects straight to the hub instead (quick tests).
 
 Against the local stack, the glasses first wait (--wait, a spinner) for the
 services their inputs need to be ready (sightline_cli.readiness): audio is
-live-only, so speech sent before asr listens would be lost without a word.
+live-only, so speech sent before asr listens would be lost without a word,
+and a spoken command ("Hey Sightline, ...") is obeyed only while it is fresh,
+so speech also waits for the assistant when the stack runs it.
 
 While they run, the glasses act on commands from the hub (the assistant's
 "take a photo", "translate this conversation"): --camera gives them
@@ -44,7 +46,7 @@ from sightline_runtime.subjects import InvalidDeviceId, check_device_id
 from sightline_runtime.telemetry import make_tracer_provider
 
 from sightline_cli.console import DEFAULT_STATE, StateDir, connect_hub, err, fail, out, server_url
-from sightline_cli.readiness import ServiceState, needed_services, wait_ready
+from sightline_cli.readiness import Need, ServiceState, in_stack, needed_services, wait_ready
 from sightline_cli.render import update_json, update_panel
 from sightline_cli.security import LocalSecurity, ensure_source, provision_device
 from sightline_cli.stack import StackInfo, StackNotRunning
@@ -98,7 +100,7 @@ def glasses(
             "--wait",
             min=0,
             help="Seconds to wait for the local stack's services these inputs need (asr for --say, vision for --photo, "
-            "translation for --to, overlay for all) to be ready; 0 looks once.",
+            "translation for --to, overlay for all, the assistant for --say when the stack runs it) to be ready; 0 looks once.",
         ),
     ] = 60.0,
     state_dir: StateDir = DEFAULT_STATE,
@@ -169,11 +171,18 @@ def glasses(
         raise fail(f"no display update for device {device!r} within {idle_timeout:g}s (is the stack up and the device provisioned?)")
 
 
-def _wait_for_services(state_dir: Path, needs: dict[str, str], timeout_s: float) -> None:
+def _wait_for_services(state_dir: Path, needs: dict[str, Need], timeout_s: float) -> None:
     """Wait, with a spinner, until the services these inputs need are ready;
     exit naming the ones that are not (and why) before anything is sent."""
     if not needs:
         return
+    try:
+        needs, not_run = in_stack(needs, StackInfo.read(state_dir))
+    except StackNotRunning as exc:
+        raise fail(str(exc)) from None
+    for name, need in not_run.items():
+        # Not a reason to refuse: what the wearer says is still captioned.
+        err.print(f"{name} is not part of this stack: {need.without}", style="dim", markup=False)
     started = time.monotonic()
     waited = False
     with err.status("checking the stack…") as spinner:
@@ -197,7 +206,7 @@ def _wait_for_services(state_dir: Path, needs: dict[str, str], timeout_s: float)
         return
     absent = [s for s in not_ready if not s.may_come]
     if absent:
-        names = ", ".join(f"{s.service} (for {needs[s.service]})" for s in absent)
+        names = ", ".join(f"{s.service} (for {needs[s.service].flag})" for s in absent)
         raise fail(
             f"not running in this stack: {names}; nothing was sent. Start the stack with "
             + ("them" if len(absent) > 1 else "it")
