@@ -30,10 +30,13 @@ from sightline_runtime.streams import GLASSES_UP, ensure_stream
 MEDIA = DEFAULT_SCRIPT.parent
 
 
+# The assistant's wake phrases (SIGHTLINE_WAKE_PHRASES' English defaults).
+WAKE = re.compile(r"^(hey|hi|ok|okay) sightline\b", re.IGNORECASE)
+
+
 def _assistant_steps(script):
-    """The steps that reach the assistant: the button (command mode), what is said after it, notifications."""
-    steps = script.steps
-    return [s for i, s in enumerate(steps) if s.kind in ("press", "notify") or (s.kind == "say" and i and steps[i - 1].kind == "press")]
+    """The steps that reach the assistant: the action button, commands spoken with the wake phrase, notifications."""
+    return [s for s in script.steps if s.kind in ("press", "notify") or (s.kind == "say" and WAKE.match(s.spec["text"]))]
 
 
 def test_the_shipped_script_is_valid_and_shows_every_kind_of_display_update():
@@ -122,15 +125,15 @@ CARD_READ_S = 3.0
 
 def _card_times(script) -> tuple[list[float], list[float], float]:
     """(each step's start, the times a card appears on the HUD, the length of a round):
-    a press, a notification or a card `show` at once; a command said after a press once spoken."""
+    a press, a notification or a card `show` at once; a spoken command once it is said."""
     starts, cards, clock = [], [], 0.0
-    for i, step in enumerate(script.steps):
+    for step in script.steps:
         starts.append(clock)
         if step.kind in ("press", "notify") or (step.kind == "show" and "card" in step.spec["update"]):
             cards.append(clock)
         if step.kind == "say":
             clock += _spoken_s(step.spec["text"], step.spec.get("language", "en"))
-            if i and script.steps[i - 1].kind == "press":
+            if WAKE.match(step.spec["text"]):
                 cards.append(clock)
         elif step.kind == "wait":
             clock += step.spec["seconds"]
@@ -145,7 +148,7 @@ def test_the_reminder_fires_in_its_round_while_nothing_else_takes_the_card():
     script = load_script()
     starts, cards, round_s = _card_times(script)
     [(index, reminder)] = [(i, s) for i, s in enumerate(script.steps) if s.kind == "say" and "remind me in" in s.spec["text"].lower()]
-    assert script.steps[index - 1].kind == "press", "the command follows the button that opens command mode"
+    assert WAKE.match(reminder.spec["text"]), "a command starts with the wake phrase"
     delay_s = float(re.search(r"in (\d+) seconds", reminder.spec["text"]).group(1))
     heard = starts[index] + _spoken_s(reminder.spec["text"], "en")
     earliest, latest = heard + delay_s, heard + delay_s + SET_LATENCY_MAX_S
