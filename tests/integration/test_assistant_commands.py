@@ -414,3 +414,23 @@ async def test_two_replicas_sharing_the_durables_show_the_briefing_once(
     assert len(bus.of("cmd-9", K.REPLY_KIND_ACKNOWLEDGED)) == 11
     woken = [await _metric(port, "sightline_assistant_finals_total", 'outcome="woken"') for port, _ in replicas]
     assert sum(woken) == 6, woken
+
+
+async def test_a_wake_phrase_heard_by_sound_obeys_only_a_clear_command(assistant, bus, registry):
+    """What the recogniser writes for "Hey Sightline" ("Hayside Line") wakes for a command the
+    assistant is sure of; after such a near miss, a question or nonsense stays a caption, no card."""
+    await registry.add("cmd-10")
+    photo = await bus.say("cmd-10", "Hayside Line, take a photo.")
+    await bus.reply(photo)
+    command = bus.command_of(photo)
+    assert command.intent == IntentKind.INTENT_KIND_TAKE_PHOTO
+    assert command.transcript == "take a photo."
+    captions = [
+        await bus.say("cmd-10", "hey sightlines are nice"),
+        await bus.say("cmd-10", "Hey, sideline, what is the capital of France?"),
+    ]
+    await bus.quiet()
+    for final in captions:
+        assert bus.command_of(final) is None, final.text
+        assert bus.reply_to(final) is None, final.text
+    assert len((await bus.transcript("cmd-10")).lines) == 3

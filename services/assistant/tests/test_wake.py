@@ -27,7 +27,7 @@ def test_wake_phrase_is_stripped(wake: WakePhrases, transcript: str, command: st
 
 @pytest.mark.parametrize(
     "transcript",
-    ["take a photo", "I said hey sightline yesterday", "hey sightlines are nice", "你好 今天天气不错", "", "   ", "!!!"],
+    ["take a photo", "I said hey sightline yesterday", "你好 今天天气不错", "", "   ", "!!!"],
 )
 def test_captions_are_not_commands(wake: WakePhrases, transcript: str) -> None:
     assert wake.command(transcript) is None
@@ -74,7 +74,9 @@ def test_the_phrase_as_the_recogniser_spelled_it_is_heard_by_sound(wake: WakePhr
     assert wake.heard(transcript) == Wake(command, by_sound=True)
 
 
-def test_a_spelled_phrase_is_not_by_sound_and_a_longer_word_is_no_wake_at_all(wake: WakePhrases) -> None:
+def test_a_longer_word_is_only_heard_by_sound(wake: WakePhrases) -> None:
     assert wake.heard("Hey Sightline, take a photo") == Wake("take a photo")
-    assert wake.heard("hey sightlines are nice") is None
+    # What the recogniser writes for "Hey, Sightline. Start ...": the handler obeys only a clear command after it.
+    assert wake.heard("Hey, sightlines start conversation translation") == Wake("start conversation translation", by_sound=True)
+    assert wake.heard("hey sightlines are nice") == Wake("are nice", by_sound=True)
     assert wake.heard("Hey Stella, how are you?") is None

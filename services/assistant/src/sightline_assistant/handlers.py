@@ -58,7 +58,10 @@ def _storable(event: Any, *fields: str) -> bool:
 
 
 def _confident(understanding: Any) -> bool:
-    """A command to obey as it is: not a question (any sentence is one), nor a guess."""
+    """A command to obey as it is (not a question: any sentence is one), or a guess to ask about
+    (a card that does nothing unless the wearer says yes)."""
+    if understanding.status is Status.SUGGESTION:
+        return True
     return understanding.status is Status.COMMAND and understanding.intent != IntentKind.INTENT_KIND_ASK
 
 
@@ -169,7 +172,7 @@ class AssistantHandlers:
         self.metrics.understanding_seconds.labels(understanding.understood_by or "none").observe(time.perf_counter() - started)
         if by_sound and not _confident(understanding):
             # "Hey Stalin, what's up" sounds like the wake phrase: only a command understood with
-            # confidence makes it one; anything else stays a caption, with no card asking about it.
+            # confidence (or a "Did you mean") makes it one; anything else stays a caption, no card.
             self.metrics.finals.labels("caption").inc()
             return
         command = Command(

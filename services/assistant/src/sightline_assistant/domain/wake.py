@@ -2,8 +2,8 @@
 
 Matching ignores case, punctuation and spaces, because ASR spells the same
 words many ways: "Hey Sightline, ...", "hey sight line ...", "你好，sightline"
-and "你好 Sight Line。" all wake. A match must end on a word boundary, so
-"hey sightlines are nice" is a caption, not a command.
+and "你好 Sight Line。" all wake. A spelled match must end on a word boundary:
+"hey sightlines are nice" is heard by sound only.
 
 A Latin phrase the recogniser did not spell ("Hayside Line, take a photo")
 is matched by sound (sounds_like.py), and the Wake says so: the handler
@@ -63,7 +63,6 @@ def _rest(after: str) -> str:
     return after.lstrip(_LEADING).strip()
 
 
-_NOT_A_WAKE = object()
 _FIRST_WORD = re.compile(r"\s*(\w+)")
 
 
@@ -100,7 +99,7 @@ class WakePhrases:
         """The wake phrase as spelled, else as it sounds (see SoundsLike), with the command after it."""
         spelled = self._spelled(transcript)
         if spelled is not None:
-            return None if spelled is _NOT_A_WAKE else Wake(spelled)
+            return Wake(spelled)
         for start in self._word_starts(transcript):
             for sound in self._sounds:
                 match = sound.match(transcript, start)
@@ -108,7 +107,7 @@ class WakePhrases:
                     return Wake(_rest(transcript[match.end :]), by_sound=True)
         return None
 
-    def _spelled(self, transcript: str) -> str | object | None:
+    def _spelled(self, transcript: str) -> str | None:
         compact, origin = _compact(transcript)
         for start in self._starts(compact):
             for phrase in self.phrases:
@@ -118,13 +117,11 @@ class WakePhrases:
                 after = origin[end - 1] + 1
                 if end == len(compact):
                     return _rest(transcript[after:])
-                # "hey sightlines": the phrase ends inside a Latin word.
+                # "hey sightlines": the phrase ends inside a Latin word; by sound, perhaps (the
+                # recogniser writes "Hey, sightlines start..." for "Hey, Sightline. Start...").
                 if _latin(transcript[after - 1]) and after < len(transcript) and _latin(transcript[after]):
                     continue
                 return transcript[after:].lstrip(_LEADING).strip()
-        # Spelled out but part of a longer word ("hey sightlines are nice"): not a wake, by sound neither.
-        if any(compact.startswith(phrase, start) for start in self._starts(compact) for phrase in self.phrases):
-            return _NOT_A_WAKE
         return None
 
     def _word_starts(self, transcript: str) -> list[int]:
