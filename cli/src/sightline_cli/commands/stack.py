@@ -12,12 +12,13 @@ from typing import Annotated
 import nats
 import typer
 from sightline_glasses.demo.runner import DEMO_DEVICE, play_demo
+from sightline_glasses.demo.steps import NotifyIngress
 
 from sightline_cli.console import DEFAULT_STATE, StateDir, err, fail, out
 from sightline_cli.render import stack_table
 from sightline_cli.security import LocalSecurity, provision_device
 from sightline_cli.stack import SERVICES, StackInfo, StackNotRunning
-from sightline_cli.supervisor import Supervisor
+from sightline_cli.supervisor import LocalIngress, Supervisor
 
 
 def up(
@@ -67,7 +68,7 @@ async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_
             out.print(f"stack file: {state_dir / 'stack.json'}")
             out.print("try: [bold]sightline glasses --device a --text hello[/bold]  ·  Ctrl-C stops")
             if demo_hud_port is not None:
-                demo = await _start_demo(nats_server.url, demo_hud_port, supervisor.security)
+                demo = await _start_demo(nats_server.url, demo_hud_port, supervisor.security, supervisor.ingress)
         elif not stop.is_set():
             waiter.cancel()
             err.print(
@@ -84,7 +85,7 @@ async def _up(state_dir: Path, services: tuple[str, ...], nats_port: int, ready_
         out.print("stopped")
 
 
-async def _start_demo(nats_url: str, hud_port: int, security: LocalSecurity) -> asyncio.Task[None]:
+async def _start_demo(nats_url: str, hud_port: int, security: LocalSecurity, ingress: LocalIngress | None) -> asyncio.Task[None]:
     """Provision the demo device (and its credentials), then play the demo script on its HUD page in the background."""
     nc = await nats.connect(nats_url, name="sightline-demo-setup", user_credentials=str(security.creds.admin()))
     try:
@@ -102,6 +103,8 @@ async def _start_demo(nats_url: str, hud_port: int, security: LocalSecurity) -> 
             on_hud=announce,
             device_credentials=str(device_creds),
             director_credentials=str(security.director_creds(DEMO_DEVICE)),
+            # The demo's notification goes through the assistant's real ingress, with the local key.
+            notify=NotifyIngress(ingress.url, ingress.key_file) if ingress else None,
         ),
         name="demo",
     )
