@@ -145,6 +145,13 @@ async def test_notes_are_kept_once_per_id(store: AssistantStore) -> None:
         await store.add_note("dev-a", "  ", at=T0)
 
 
+async def test_a_note_with_a_nul_is_kept_with_a_replacement_character(store: AssistantStore) -> None:
+    # A note the glasses sent as an intent's slot never passed the handler's cleaning of finals.
+    note = await store.add_note("dev-a", "gate\x00B12", at=T0, note_id="cmd-nul")
+    assert note.text == "gate\ufffdB12"
+    assert [n.text for n in await store.notes("dev-a")] == ["gate\ufffdB12"]
+
+
 async def test_a_meeting_keeps_what_was_said_during_it_and_its_summary(store: AssistantStore) -> None:
     await store.add_final("dev-a", final("before", "unrelated chat", seconds=5))
     assert await store.start_meeting("dev-a", at=T0 + dt.timedelta(seconds=10)) is True

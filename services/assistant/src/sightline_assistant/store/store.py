@@ -78,6 +78,11 @@ def _device(device_id: str) -> str:
         raise StoreInputError(str(exc)) from None
 
 
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: kept as U+FFFD, the same on SQLite, rather than lost."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
     if value.tzinfo is None:
         raise StoreInputError(f"{what} must carry a time zone")
@@ -217,7 +222,7 @@ class AssistantStore:
         device_id = _device(device_id)
         if not text.strip():
             raise StoreInputError("a note needs text")
-        note = Note(note_id=(note_id or uuid.uuid4().hex)[:128], text=text, language=language[:35], created_at=_aware(at, "at"))
+        note = Note(note_id=(note_id or uuid.uuid4().hex)[:128], text=_storable(text), language=language[:35], created_at=_aware(at, "at"))
         insert = self._db.insert(NoteRow).values(
             device_id=device_id, note_id=note.note_id, text=note.text, language=note.language, created_at=note.created_at
         )
