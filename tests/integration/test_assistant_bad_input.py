@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from prometheus_client.parser import text_string_to_metric_families
 from sightline.v1.asr_pb2 import Transcript
 from sightline.v1.assistant_pb2 import ReplyKind
@@ -38,6 +37,7 @@ from sightline_translation.bus import TRANSLATION
 from sightline_vision.bus import VISION
 
 from tests.integration import test_assistant_commands as commands
+from tests.integration.streams import read_stream
 from tests.integration.test_assistant_commands import AssistantBus, assistant_settings
 
 # The fixtures of the assistant's command tests: a real assistant (SQLite store) and what it shows.
@@ -79,18 +79,6 @@ async def lines_of(bus: AssistantBus, device: str, count: int, timeout_s: float 
         while len(lines := (await bus.transcript(device)).lines) < count:
             await asyncio.sleep(0.05)
     return list(lines)
-
-
-async def read_stream(js, stream: str, subject: str, *, count: int, timeout_s: float = 10.0) -> list:
-    sub = await js.subscribe(subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL), ordered_consumer=True)
-    got = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(got) < count:
-                got.append(await sub.next_msg(timeout=timeout_s))
-    finally:
-        await sub.unsubscribe()
-    return got
 
 
 async def timers_waiting(js) -> dict:

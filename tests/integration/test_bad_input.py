@@ -8,7 +8,7 @@ import logging
 import httpx
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy, StreamSource, SubjectTransform
+from nats.js.api import StreamSource, SubjectTransform
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.input_pb2 import DeviceInput, TextInput
 from sightline_glasses.agent import GlassesAgent
@@ -21,21 +21,11 @@ from sightline_runtime.pytest_plugin import handler_service
 from sightline_runtime.settings import ServiceSettings
 from sightline_runtime.streams import GLASSES_UP, ConsumerSpec
 
+from tests.integration.streams import read_stream
+
 
 def _text(device: str, text: str = "hi", *, meta_device: str | None = None) -> bytes:
     return DeviceInput(meta=new_meta(meta_device or device, "glasses"), text=TextInput(text=text)).SerializeToString()
-
-
-async def _read_stream(js, stream: str, subject: str, *, count: int, timeout_s: float = 5.0):
-    sub = await js.subscribe(subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL), ordered_consumer=True)
-    got = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(got) < count:
-                got.append(await sub.next_msg(timeout=timeout_s))
-    finally:
-        await sub.unsubscribe()
-    return got
 
 
 @pytest.fixture
@@ -84,12 +74,12 @@ async def test_bad_input_is_refused_dead_lettered_and_reported(
     assert await _rejected(http_port, reason) == 1.0
     assert any(r.reason == reason and r.subject == f"glasses.{device}.up.input" for r in caplog.records if hasattr(r, "reason"))
 
-    [dead] = await _read_stream(js, "DEAD_LETTERS", "dlq.overlay.device_input", count=1)
+    [dead] = await read_stream(js, "DEAD_LETTERS", "dlq.overlay.device_input", count=1)
     assert dead.data == body, "the dead letter keeps the payload for inspection and replay"
     assert dead.headers[DLQ_REASON] == reason
     assert dead.headers[DLQ_SUBJECT] == f"glasses.{device}.up.input"
 
-    [error_msg] = await _read_stream(js, "ERRORS", "errors.overlay.>", count=1)
+    [error_msg] = await read_stream(js, "ERRORS", "errors.overlay.>", count=1)
     error = ErrorEvent.FromString(error_msg.data)
     assert error.code == code
     assert error.service == "overlay"
@@ -126,11 +116,11 @@ async def test_an_event_sourced_from_another_devices_uplink_is_refused(overlay, 
     forged = _text("a", "from b's outbox")
     await js.publish("tampered.glasses.a.up.input", forged, stream="UPLINK_b")
 
-    [dead] = await _read_stream(js, "DEAD_LETTERS", "dlq.overlay.device_input", count=1)
+    [dead] = await read_stream(js, "DEAD_LETTERS", "dlq.overlay.device_input", count=1)
     assert dead.headers[DLQ_REASON] == "forbidden"
     assert dead.headers[DLQ_SUBJECT] == "glasses.a.up.input"
     assert dead.data == forged
-    [error_msg] = await _read_stream(js, "ERRORS", "errors.overlay.>", count=1)
+    [error_msg] = await read_stream(js, "ERRORS", "errors.overlay.>", count=1)
     assert ErrorEvent.FromString(error_msg.data).code == ErrorCode.ERROR_CODE_FORBIDDEN
     assert await _rejected(http_port, "forbidden") == 1.0
 
@@ -181,7 +171,7 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(nats
     js = nc.jetstream()
     body = _text("a")
     await js.publish("glasses.a.up.input", body, stream=GLASSES_UP.name)
-    [dead] = await _read_stream(js, "DEAD_LETTERS", "dlq.flaky.device_input", count=1, timeout_s=15)
+    [dead] = await read_stream(js, "DEAD_LETTERS", "dlq.flaky.device_input", count=1, timeout_s=15)
     assert attempts == [1, 2, 3]
     assert dead.headers[DLQ_REASON] == "internal"
     assert "model crashed" in dead.headers["Sightline-Dlq-Error"]
@@ -219,5 +209,5 @@ async def test_refused_core_messages_are_counted_but_reported_within_a_budget(na
             await asyncio.sleep(0.05)
     assert sample("sightline_dead_letters_total", labels) == 5
     assert sample("sightline_error_reports_suppressed_total", labels) == 295
-    dead = await _read_stream(nc.jetstream(), "DEAD_LETTERS", "dlq.listener.audio_frame", count=5)
+    dead = await read_stream(nc.jetstream(), "DEAD_LETTERS", "dlq.listener.audio_frame", count=5)
     assert all(d.data == b"" for d in dead), "audio is never kept, not even refused audio"

@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from sightline.v1.errors_pb2 import ErrorCode, ErrorEvent
 from sightline.v1.translation_pb2 import TranslationStatus
 from sightline_asr.bus import ASR
@@ -19,17 +18,7 @@ from sightline_translation.app import create_service
 from sightline_translation.settings import TranslationSettings
 from sightline_translation.testing import TranslationTap, publish_transcript, transcript
 
-
-async def _read(js, stream, subject, *, count, timeout_s=5.0):
-    sub = await js.subscribe(subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL), ordered_consumer=True)
-    got = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(got) < count:
-                got.append(await sub.next_msg(timeout=timeout_s))
-    finally:
-        await sub.unsubscribe()
-    return got
+from tests.integration.streams import read_stream
 
 
 async def _nothing_more(js, stream, subject, *, after, wait_s=0.5):
@@ -72,8 +61,8 @@ async def test_malformed_oversized_and_overlong_transcripts_are_refused(translat
     with caplog.at_level(logging.WARNING, logger="sightline_runtime.consumer"):
         for body, _, _ in bad:
             await js.publish("asr.final.alpha", body, stream=ASR.name)
-        dead = await _read(js, "DEAD_LETTERS", "dlq.translation.asr_final", count=len(bad))
-        errors = [ErrorEvent.FromString(m.data) for m in await _read(js, "ERRORS", "errors.translation.>", count=len(bad))]
+        dead = await read_stream(js, "DEAD_LETTERS", "dlq.translation.asr_final", count=len(bad))
+        errors = [ErrorEvent.FromString(m.data) for m in await read_stream(js, "ERRORS", "errors.translation.>", count=len(bad))]
     assert [m.headers[DLQ_REASON] for m in dead] == [reason for _, reason, _ in bad]
     assert [e.code for e in errors] == [code for _, _, code in bad]
     assert "2500 characters is over the 2000-character limit" in errors[2].message
@@ -104,7 +93,7 @@ async def test_an_unsupported_pair_is_reported_once_not_dead_lettered(translatio
     async with TranslationTap(nc, "alpha") as tap:
         for n in range(3):
             await publish_transcript(nc, transcript("alpha", "Hello.", utterance_id=f"u{n}", final=True, target_language="fr"))
-        [error_msg] = await _read(js, "ERRORS", "errors.translation.alpha", count=1)
+        [error_msg] = await read_stream(js, "ERRORS", "errors.translation.alpha", count=1)
         said = await tap.drain(idle_s=0.5)
     # Each final says it gets no translation (so its caption can say so); the ErrorEvent stays one a minute.
     assert [(t.utterance_id, t.status, t.text) for t in said] == [
@@ -166,8 +155,8 @@ async def test_when_every_engine_fails_the_final_is_retried_then_dead_lettered(
     js = nc.jetstream()
     event = transcript("alpha", "小心地滑", final=True, language="zh", target_language="en")
     await js.publish("asr.final.alpha", event.SerializeToString(), headers=event_headers(event), stream=ASR.name)
-    [dead] = await _read(js, "DEAD_LETTERS", "dlq.translation.asr_final", count=1, timeout_s=10)
-    [error_msg] = await _read(js, "ERRORS", "errors.translation.alpha", count=1)
+    [dead] = await read_stream(js, "DEAD_LETTERS", "dlq.translation.asr_final", count=1, timeout_s=10)
+    [error_msg] = await read_stream(js, "ERRORS", "errors.translation.alpha", count=1)
     error = ErrorEvent.FromString(error_msg.data)
     assert error.code == ErrorCode.ERROR_CODE_INTERNAL
     assert "TranslationFailed: every engine for zh-en failed: openai-compatible" in error.message
