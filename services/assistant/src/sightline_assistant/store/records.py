@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sightline.v1.assistant_pb2 import TranscriptLine
+from sightline_runtime.transcript_format import PlainLine
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -17,17 +18,11 @@ class StoreInputError(ValueError):
 
 
 @dataclass(frozen=True)
-class Line:
-    """One utterance of the transcript, text in full. `seq` orders lines that
+class Line(PlainLine):
+    """One utterance of the transcript, text in full (the fields the formats
+    render, see sightline_runtime.transcript_format). `seq` orders lines that
     ended at the same instant and anchors the page tokens."""
 
-    utterance_id: str
-    started_at: dt.datetime
-    ended_at: dt.datetime
-    text: str
-    language: str = ""
-    translation: str = ""
-    translation_language: str = ""
     seq: int = 0
 
     def to_proto(self) -> TranscriptLine:
