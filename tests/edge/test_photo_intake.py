@@ -132,7 +132,8 @@ async def test_good_chunks_become_a_readable_object_announced_once(hub_js, visio
     # was stored (purged here) and came back without its memory (a new process).
     # The handler runs again, finds the meta written and announces nothing new.
     vision.stop()
-    await wait_for(lambda: port_is_free(vision.settings.http_port), 30, "the first vision stopped")
+    # Stopped, not only its port free: its consumer and the pending done mark drain after the port closes.
+    await wait_for(lambda: vision.stopped and port_is_free(vision.settings.http_port), 30, "the first vision stopped")
     inbox = await js.key_value("inbox_vision")
     await inbox.purge(f"photo_intake.{event.meta.event_id}")
     async with running_service(create_vision(vision.settings, engines=vision_engines)) as again:

@@ -170,6 +170,7 @@ class Service:
         self.subscribed: list[str] = []
         self._presence: PresenceAnnouncer | None = None
         self._server: uvicorn.Server | None = None
+        self._served = False
         self.app = AsgiFastStream(
             self.broker,
             asgi_routes=health_routes(self.name, self.readiness, self.metrics.registry),
@@ -505,6 +506,8 @@ class Service:
         except SystemExit:
             # uvicorn exits the process itself when the lifespan start-up fails.
             return False
+        finally:
+            self._served = True
         return self._server.started
 
     def stop(self) -> None:
@@ -514,6 +517,12 @@ class Service:
     @property
     def started(self) -> bool:
         return self._server is not None and self._server.started
+
+    @property
+    def stopped(self) -> bool:
+        """serve() has returned: consumers drained, leases released, the broker closed
+        (the HTTP port is free earlier, before the shutdown hooks run)."""
+        return self._served
 
     def run(self) -> None:
         """Entry point of the service's process."""
