@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,13 +145,29 @@ def _engine_options(backend: str, schema: str) -> dict[str, Any]:
     return options
 
 
+def _into_wal(cursor: Any, attempts: int = 100) -> None:
+    """Switch a file to WAL. On a new file opened by several replicas at once the switch
+    needs the exclusive lock and SQLite answers "locked" at once rather than wait (it
+    would deadlock), whatever the busy timeout: try again, briefly (WAL then persists)."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 + 0.01 * attempt)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit BEGIN is off: SQLAlchemy's "begin" below emits it, so DDL is transactional too.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=15000"):
+        cursor.execute("PRAGMA busy_timeout=15000")
+        _into_wal(cursor)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
