@@ -74,7 +74,7 @@ async def test_a_reminder_survives_the_assistant_and_the_hub_restarting_and_fire
     due = datetime.now(UTC) + timedelta(seconds=6)
     async with running_service(create_service(settings(hub.url, tmp_path), understander=assistant_understander)):
         await _say(client.jetstream(), IntentKind.INTENT_KIND_SET_REMINDER, text="stretch", due_at=due.isoformat())
-        (_, ack), = await replies.wait(ReplyKind.REPLY_KIND_ACKNOWLEDGED)
+        ((_, ack),) = await replies.wait(ReplyKind.REPLY_KIND_ACKNOWLEDGED)
         assert "stretch" in ack.body
     await client.close()
     # The assistant is gone; now the hub goes down and comes back on the same store.

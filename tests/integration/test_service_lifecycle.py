@@ -10,8 +10,8 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sightline.v1.input_pb2 import DeviceInput
-from sightline_assistant.bus import ASSISTANT
 from sightline_asr.bus import ASR
+from sightline_assistant.bus import ASSISTANT
 from sightline_glasses.agent import GlassesAgent
 from sightline_overlay.app import create_service
 from sightline_overlay.settings import OverlaySettings
